@@ -1,0 +1,31 @@
+"""fastseq: fast K-means and fused recurrent layers, CUDA kernels with Numba CPU fallbacks.
+
+The public API is listed in ``__all__``. Names are resolved on first use, so ``import fastseq``
+stays fast and imports neither Numba nor CuPy.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_API = {
+    "pairwise_sqdist": "fastseq.cluster",
+    "nearest_centers": "fastseq.cluster",
+    "gpu_status": "fastseq._backend",
+}
+
+__all__ = sorted(_API) + ["__version__"]
+
+
+def __getattr__(name):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fastseq' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,167 @@
+"""Input checks shared by every public entry point.
+
+Each check raises ``ValueError`` or ``TypeError`` with a message naming the argument, what was
+expected and what was given. Inputs are never modified: a conversion returns a new array.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ._backend import is_cupy_array
+
+
+def _xp_of(a):
+    if is_cupy_array(a):
+        import cupy
+        return cupy
+    return np
+
+
+def float_dtype_for(dtype) -> np.dtype:
+    """float32 stays float32, float64 stays float64, anything else real becomes float64."""
+    dtype = np.dtype(dtype)
+    if dtype in (np.float32, np.float64):
+        return dtype
+    if dtype.kind in "biuf":
+        return np.dtype(np.float64)
+    raise TypeError(f"expected a real numeric dtype, got {dtype}")
+
+
+def check_array(x, name: str, *, ndim: int | tuple = 2, dtype=None, allow_empty: bool = False,
+                finite: bool = True, contiguous: bool = True, copy: bool = False):
+    """Validate and convert one array argument.
+
+    Parameters
+    ----------
+    x : array-like (NumPy, CuPy, or anything ``np.asarray`` accepts)
+    name : the argument's name, used in error messages.
+    ndim : required number of dimensions (an int or a tuple of allowed ones).
+    dtype : the dtype to convert to; None applies :func:`float_dtype_for`.
+    allow_empty : accept arrays with a zero-length axis.
+    finite : reject NaN and Inf.
+    contiguous : return a C-contiguous array (a copy only when ``x`` is not one already).
+    copy : always return a new array.
+
+    Returns
+    -------
+    A NumPy or CuPy array (same library as ``x``) of the checked dtype.
+    """
+    xp = _xp_of(x)
+    if xp is np and not isinstance(x, np.ndarray):
+        if x is None:
+            raise TypeError(f"{name}: expected an array, got None")
+        try:
+            x = np.asarray(x)
+        except Exception as exc:
+            raise TypeError(f"{name}: expected an array-like of numbers, got {type(x).__name__}"
+                            f" ({exc})") from None
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {x.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{d}-D" for d in allowed)
+        raise ValueError(f"{name}: expected a {want} array, got a {x.ndim}-D array of shape {x.shape}")
+    if not allow_empty and x.size == 0:
+        raise ValueError(f"{name}: expected a non-empty array, got shape {x.shape}")
+    target = float_dtype_for(x.dtype) if dtype is None else np.dtype(dtype)
+    if copy:
+        x = xp.array(x, dtype=target, order="C" if contiguous else "K", copy=True)
+    else:
+        x = x.astype(target, copy=False)
+        if contiguous:
+            x = xp.ascontiguousarray(x)
+    if finite and x.dtype.kind == "f":
+        check_finite(x, name)
+    return x
+
+
+def check_finite(x, name: str) -> None:
+    """Raise ``ValueError`` if ``x`` holds NaN or Inf.
+
+    The sum is checked first (one cheap pass, NaN and Inf propagate into it); only when it is not
+    finite, which a huge but finite array can also cause by overflow, is every element checked.
+    """
+    xp = _xp_of(x)
+    if x.size == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = x.sum()
+    if bool(xp.isfinite(total)):
+        return
+    bad = ~xp.isfinite(x)
+    n_bad = int(bad.sum())
+    if n_bad:
+        kinds = []
+        if bool(xp.isnan(x).any()):
+            kinds.append("NaN")
+        if bool(xp.isinf(x).any()):
+            kinds.append("Inf")
+        raise ValueError(f"{name}: expected finite values, got {n_bad} {'/'.join(kinds)} "
+                         f"value(s) in an array of shape {x.shape}")
+
+
+def check_n_features(x, n_features: int, name: str, reference: str) -> None:
+    """Raise if ``x.shape[1]`` differs from ``n_features`` (the count of ``reference``)."""
+    if x.shape[1] != n_features:
+        raise ValueError(f"{name}: expected {n_features} features (as {reference}), "
+                         f"got {x.shape[1]} (shape {x.shape})")
+
+
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Validate an integer parameter within ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: expected an integer <= {maximum}, got {value}")
+    return value
+
+
+def check_float(value, name: str, *, minimum: float | None = None, maximum: float | None = None,
+                min_inclusive: bool = True) -> float:
+    """Validate a real-number parameter."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number, got {value}")
+    if minimum is not None and (value < minimum or (not min_inclusive and value == minimum)):
+        op = ">=" if min_inclusive else ">"
+        raise ValueError(f"{name}: expected a number {op} {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}: expected a number <= {maximum}, got {value}")
+    return value
+
+
+def check_sample_weight(sample_weight, n_samples: int, dtype, *, xp=np):
+    """Validate ``sample_weight``: None gives ones; otherwise a finite, non-negative (n_samples,)
+    vector with a positive sum, converted to ``dtype`` on the array library ``xp``."""
+    if sample_weight is None:
+        return xp.ones(n_samples, dtype=dtype)
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        w = check_float(sample_weight, "sample_weight", minimum=0.0, min_inclusive=False)
+        return xp.full(n_samples, w, dtype=dtype)
+    w = check_array(sample_weight, "sample_weight", ndim=1, dtype=dtype)
+    if xp is not np and not is_cupy_array(w):
+        w = xp.asarray(w)
+    if w.shape[0] != n_samples:
+        raise ValueError(f"sample_weight: expected shape ({n_samples},) to match X, "
+                         f"got shape {w.shape}")
+    if bool((w < 0).any()):
+        raise ValueError(f"sample_weight: expected non-negative weights, got {int((w < 0).sum())} "
+                         f"negative value(s) (min {float(w.min())})")
+    if not float(w.sum()) > 0:
+        raise ValueError("sample_weight: expected a positive total weight, got all zeros")
+    return w
+
+
+def check_working_memory(working_memory) -> float | None:
+    """Validate ``working_memory`` (MiB of scratch space); None means the package default."""
+    if working_memory is None:
+        return None
+    return check_float(working_memory, "working_memory", minimum=0.0, min_inclusive=False)

@@ -1,0 +1,199 @@
+"""Numba CPU kernels: nearest center per row, and the full squared-distance matrix.
+
+Two strategies, chosen by the driver in ``_distances.py``:
+
+- GEMM (large d): per chunk of rows, ``C_s @ X_s[chunk].T`` through BLAS into a (k, m) tile that
+  stays in cache, then a fused pass takes min/argmin down each column. The tile is laid out
+  center-major so the argmin runs over contiguous rows (a vectorisable select, not a reduction).
+- direct (small d): distances are summed from differences, which GEMM cannot speed up when d is
+  a handful of coordinates.
+
+Both shift X and C by the same vector (the mean of the centers) before using
+||x||^2 - 2 x.c + ||c||^2, and recompute the winner's squared distance from differences in float64,
+so float32 data far from the origin keeps its accuracy. Work is split into fixed chunks handed to
+workers in a fixed order, so results do not depend on the thread count or on scheduling.
+
+Kernels never validate: the driver does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# fastmath flags that keep NaN/Inf semantics (DESIGN.md): no nnan / ninf.
+FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _winner_sqdist(X, C, i, j):
+    """Squared distance of row ``i`` of X to row ``j`` of C, summed from differences in float64."""
+    s = 0.0
+    for t in range(X.shape[1]):
+        diff = np.float64(X[i, t]) - np.float64(C[j, t])
+        s += diff * diff
+    return s
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _shifted_transpose(X, start, stop, shift, out):
+    """out[t, i - start] = X[i, t] - shift[t] for rows start..stop (out is (d, m))."""
+    for i in range(start, stop):
+        for t in range(X.shape[1]):
+            out[t, i - start] = X[i, t] - shift[t]
+
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _take_if_smaller(v, i, fj, best, best_idx):
+    """best[i], best_idx[i] = v, fj when v < best[i] (strict: the lowest j wins ties).
+
+    Written as an exact 0/1 blend instead of a branch so that LLVM vectorises the loop around it.
+    """
+    one = best.dtype.type(1)
+    t = best.dtype.type(v < best[i])
+    best[i] = v * t + best[i] * (one - t)
+    best_idx[i] = fj * t + best_idx[i] * (one - t)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _reset_best(best, best_idx, m):
+    big = np.finfo(best.dtype).max  # finite, so the 0/1 blend never multiplies inf by 0
+    for i in range(m):
+        best[i] = big
+        best_idx[i] = 0
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _argmin_columns(tile, cnorm, best, best_idx):
+    """best[i] / best_idx[i] = min / argmin over j of cnorm[j] - 2 tile[j, i] (lowest j on ties)."""
+    m = best.shape[0]
+    _reset_best(best, best_idx, m)
+    for j in range(tile.shape[0]):
+        cj = cnorm[j]
+        fj = best_idx.dtype.type(j)
+        row = tile[j]
+        for i in range(m):
+            _take_if_smaller(cj - 2 * row[i], i, fj, best, best_idx)
+
+
+@njit(cache=True)
+def make_scratch(X, k, chunk):
+    """Per-worker scratch for :func:`assign_chunk`: (xt, tile, best, best_idx)."""
+    d = X.shape[1]
+    return (np.empty((d, chunk), dtype=X.dtype), np.empty((k, chunk), dtype=X.dtype),
+            np.empty(chunk, dtype=X.dtype), np.empty(chunk, dtype=X.dtype))
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def assign_chunk(X, C, Cs, cnorm, shift, direct, start, stop, scratch, labels, sqdist):
+    """Nearest center of rows start..stop of X: writes labels[start:stop] (int64) and
+    sqdist[start:stop] (float64, summed from differences).
+
+    C (k, d) the centers; Cs = C - shift and cnorm = ||Cs||^2 (X's dtype) are used by the GEMM
+    strategy; ``direct`` selects the difference-summing strategy for small d instead.
+    ``stop - start`` must not exceed the scratch's chunk size.
+    """
+    xt, tile, best, best_idx = scratch
+    m = stop - start
+    chunk = best.shape[0]
+    if direct:
+        _direct_columns(X, C, start, stop, xt, tile[0], best, best_idx)
+    elif m == chunk:
+        _shifted_transpose(X, start, stop, shift, xt)
+        np.dot(Cs, xt, tile)
+        _argmin_columns(tile, cnorm, best, best_idx)
+    else:  # a ragged last chunk: contiguous arrays of its own size for BLAS
+        xt_m = np.empty((X.shape[1], m), dtype=X.dtype)
+        _shifted_transpose(X, start, stop, shift, xt_m)
+        _argmin_columns(np.dot(Cs, xt_m), cnorm, best[:m], best_idx[:m])
+    for i in range(m):
+        j = np.int64(best_idx[i])
+        labels[start + i] = j
+        sqdist[start + i] = _winner_sqdist(X, C, start + i, j)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _direct_columns(X, C, start, stop, xt, acc, best, best_idx):
+    """best / best_idx over rows start..stop from summed differences (small d).
+
+    Every inner loop runs over the chunk's rows, contiguous in xt (d, m) and acc (m,), so it
+    vectorises whatever d is.
+    """
+    m = stop - start
+    d = X.shape[1]
+    _reset_best(best, best_idx, m)
+    for t in range(d):
+        for i in range(m):
+            xt[t, i] = X[start + i, t]
+    for j in range(C.shape[0]):
+        fj = best_idx.dtype.type(j)
+        for i in range(m):
+            acc[i] = 0
+        for t in range(d):
+            cjt = C[j, t]
+            row = xt[t]
+            for i in range(m):
+                diff = row[i] - cjt
+                acc[i] += diff * diff
+        for i in range(m):
+            _take_if_smaller(acc[i], i, fj, best, best_idx)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def nearest(X, C, Cs, cnorm, shift, direct, chunk, n_workers, labels, sqdist):
+    """Nearest center of every row. Chunks are dealt to workers round-robin (fixed order)."""
+    n = X.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for w in prange(n_workers):
+        scratch = make_scratch(X, C.shape[0], chunk)
+        for c in range(w, n_chunks, n_workers):
+            assign_chunk(X, C, Cs, cnorm, shift, direct, c * chunk, min(c * chunk + chunk, n),
+                         scratch, labels, sqdist)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def pairwise_gemm(X, Ys_t, ynorm, shift, chunk, n_workers, out):
+    """out (n, m) = squared distances, via shifted GEMM per chunk of rows, clamped at 0.
+
+    Ys_t (d, m): (Y - shift).T contiguous; ynorm (m,): ||Y - shift||^2.
+    """
+    n, d = X.shape
+    n_chunks = (n + chunk - 1) // chunk
+    for w in prange(n_workers):
+        xs = np.empty((chunk, d), dtype=X.dtype)
+        xnorm = np.empty(chunk, dtype=X.dtype)
+        for c in range(w, n_chunks, n_workers):
+            start = c * chunk
+            stop = min(start + chunk, n)
+            m = stop - start
+            for i in range(m):
+                s = 0.0
+                for t in range(d):
+                    v = X[start + i, t] - shift[t]
+                    xs[i, t] = v
+                    s += np.float64(v) * np.float64(v)
+                xnorm[i] = s
+            block = out[start:stop]
+            np.dot(xs[:m], Ys_t, block)
+            for i in range(m):
+                xi = xnorm[i]
+                row = block[i]
+                for j in range(row.shape[0]):
+                    v = xi + ynorm[j] - 2 * row[j]
+                    row[j] = v if v > 0 else 0
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def pairwise_direct(X, Y, chunk, n_workers, out):
+    """out (n, m) = squared distances summed from differences (small d)."""
+    n, d = X.shape
+    n_chunks = (n + chunk - 1) // chunk
+    for w in prange(n_workers):
+        for c in range(w, n_chunks, n_workers):
+            for i in range(c * chunk, min(c * chunk + chunk, n)):
+                for j in range(Y.shape[0]):
+                    s = X.dtype.type(0)
+                    for t in range(d):
+                        diff = X[i, t] - Y[j, t]
+                        s += diff * diff
+                    out[i, j] = s
