@@ -5,103 +5,98 @@ turned it on in CuPy themselves). The fused min/argmin over each row of the prod
 exact float64 recomputation of the winner's distance, is a Numba CUDA kernel. Shared-memory
 reductions (no warp shuffles) keep it runnable in the CUDA simulator, where ``xp`` is NumPy.
 
-Kernels are compiled on first use; nothing here runs at import.
+This module is imported only when a GPU path (or the simulator lane) asks for it; kernels are
+compiled on first launch.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
+from numba import cuda, float64, int64
 
 ROWS_PER_BLOCK = 8
 LANES = 32
 
 
-@functools.lru_cache(maxsize=None)
-def _kernels():
-    from numba import cuda, float64, int64
-
-    @cuda.jit
-    def argmin_rows(tile, cnorm, X, C, start, labels, sqdist):
-        """For each row r of tile (m, k): argmin_j cnorm[j] - 2 tile[r, j] (lowest j on ties), then
-        sqdist = sum_t (X[start + r, t] - C[j, t])^2 in float64. Block = (LANES, ROWS_PER_BLOCK)."""
-        lane = cuda.threadIdx.x
-        local_row = cuda.threadIdx.y
-        r = cuda.blockIdx.x * ROWS_PER_BLOCK + local_row
-        m, k = tile.shape
-        best_val = cuda.shared.array((ROWS_PER_BLOCK, LANES), dtype=float64)
-        best_idx = cuda.shared.array((ROWS_PER_BLOCK, LANES), dtype=int64)
-        v_best = math.inf
-        j_best = 0
-        if r < m:
-            for j in range(lane, k, LANES):
-                v = cnorm[j] - 2 * tile[r, j]
-                if v < v_best:
-                    v_best = v
-                    j_best = j
-        best_val[local_row, lane] = v_best
-        best_idx[local_row, lane] = j_best
-        cuda.syncthreads()
-        step = LANES // 2
-        while step > 0:
-            if lane < step:
-                ov = best_val[local_row, lane + step]
-                oj = best_idx[local_row, lane + step]
-                mv = best_val[local_row, lane]
-                if ov < mv or (ov == mv and oj < best_idx[local_row, lane]):
-                    best_val[local_row, lane] = ov
-                    best_idx[local_row, lane] = oj
-            cuda.syncthreads()
-            step //= 2
-        j = best_idx[local_row, 0]
-        partial = 0.0
-        if r < m:
-            for t in range(lane, X.shape[1], LANES):
-                diff = float64(X[start + r, t]) - float64(C[j, t])
-                partial += diff * diff
-        cuda.syncthreads()
-        best_val[local_row, lane] = partial
-        cuda.syncthreads()
-        step = LANES // 2
-        while step > 0:
-            if lane < step:
-                best_val[local_row, lane] += best_val[local_row, lane + step]
-            cuda.syncthreads()
-            step //= 2
-        if lane == 0 and r < m:
-            labels[start + r] = j
-            sqdist[start + r] = best_val[local_row, 0]
-
-    @cuda.jit
-    def nearest_direct(X, C, labels, sqdist):
-        """One thread per row: distances from differences (small d), lowest index on ties."""
-        i = cuda.grid(1)
-        if i >= X.shape[0]:
-            return
-        d = X.shape[1]
-        v_best = math.inf
-        j_best = 0
-        for j in range(C.shape[0]):
-            s = 0.0
-            for t in range(d):
-                diff = float64(X[i, t]) - float64(C[j, t])
-                s += diff * diff
-            if s < v_best:
-                v_best = s
+@cuda.jit
+def argmin_rows(tile, cnorm, X, C, start, labels, sqdist):
+    """For each row r of tile (m, k): argmin_j cnorm[j] - 2 tile[r, j] (lowest j on ties), then
+    sqdist = sum_t (X[start + r, t] - C[j, t])^2 in float64. Block = (LANES, ROWS_PER_BLOCK)."""
+    lane = cuda.threadIdx.x
+    local_row = cuda.threadIdx.y
+    r = cuda.blockIdx.x * ROWS_PER_BLOCK + local_row
+    m, k = tile.shape
+    best_val = cuda.shared.array((ROWS_PER_BLOCK, LANES), dtype=float64)
+    best_idx = cuda.shared.array((ROWS_PER_BLOCK, LANES), dtype=int64)
+    v_best = math.inf
+    j_best = 0
+    if r < m:
+        for j in range(lane, k, LANES):
+            v = cnorm[j] - 2 * tile[r, j]
+            if v < v_best:
+                v_best = v
                 j_best = j
-        labels[i] = j_best
-        sqdist[i] = v_best
+    best_val[local_row, lane] = v_best
+    best_idx[local_row, lane] = j_best
+    cuda.syncthreads()
+    step = LANES // 2
+    while step > 0:
+        if lane < step:
+            ov = best_val[local_row, lane + step]
+            oj = best_idx[local_row, lane + step]
+            mv = best_val[local_row, lane]
+            if ov < mv or (ov == mv and oj < best_idx[local_row, lane]):
+                best_val[local_row, lane] = ov
+                best_idx[local_row, lane] = oj
+        cuda.syncthreads()
+        step //= 2
+    j = best_idx[local_row, 0]
+    partial = 0.0
+    if r < m:
+        for t in range(lane, X.shape[1], LANES):
+            diff = float64(X[start + r, t]) - float64(C[j, t])
+            partial += diff * diff
+    cuda.syncthreads()
+    best_val[local_row, lane] = partial
+    cuda.syncthreads()
+    step = LANES // 2
+    while step > 0:
+        if lane < step:
+            best_val[local_row, lane] += best_val[local_row, lane + step]
+        cuda.syncthreads()
+        step //= 2
+    if lane == 0 and r < m:
+        labels[start + r] = j
+        sqdist[start + r] = best_val[local_row, 0]
 
-    return argmin_rows, nearest_direct
+
+@cuda.jit
+def nearest_direct(X, C, labels, sqdist):
+    """One thread per row: distances from differences (small d), lowest index on ties."""
+    i = cuda.grid(1)
+    if i >= X.shape[0]:
+        return
+    d = X.shape[1]
+    v_best = math.inf
+    j_best = 0
+    for j in range(C.shape[0]):
+        s = 0.0
+        for t in range(d):
+            diff = float64(X[i, t]) - float64(C[j, t])
+            s += diff * diff
+        if s < v_best:
+            v_best = s
+            j_best = j
+    labels[i] = j_best
+    sqdist[i] = v_best
 
 
 def _launch_kwargs(xp):
     """Run Numba kernels on CuPy's current stream so they order correctly with cuBLAS calls."""
     if xp is np:
         return None
-    from numba import cuda
     return cuda.external_stream(xp.cuda.get_current_stream().ptr)
 
 
@@ -111,14 +106,13 @@ def nearest_centers_cuda(X, C, rows_per_chunk, xp, *, direct=False):
     X (n, d), C (k, d): C-contiguous float32/float64 arrays of the namespace ``xp`` (CuPy; NumPy
     under the CUDA simulator). ``rows_per_chunk`` bounds the (m, k) product tile.
     """
-    argmin_rows, direct_kernel = _kernels()
     stream = _launch_kwargs(xp)
     n = X.shape[0]
     labels = xp.empty(n, dtype=np.int64)
     sqdist = xp.empty(n, dtype=np.float64)
     if direct:
         threads = 128
-        _launch(direct_kernel, ((n + threads - 1) // threads,), (threads,), stream,
+        _launch(nearest_direct, ((n + threads - 1) // threads,), (threads,), stream,
                 X, C, labels, sqdist)
         return labels, sqdist
     shift = C.mean(axis=0, dtype=np.float64).astype(X.dtype)
