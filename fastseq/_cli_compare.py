@@ -1,0 +1,139 @@
+"""``fastseq compare``: the classic sequence-model comparison, made executable.
+
+For a 1D convolution (kernel k, F -> H channels, no padding), an Elman RNN, a GRU and an LSTM of
+the same sizes: parameter counts (torch's two-bias convention, with the formula), output shapes,
+multiply-accumulates per sequence, how many steps must run one after another, and the measured
+latency per batch and per sample, for fastseq and for torch when it is installed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+@dataclass
+class ModelSpec:
+    name: str
+    params: int
+    formula: str
+    output_shape: str
+    macs: int
+    sequential_steps: int
+
+
+def conv_spec(batch, time_steps, features, hidden, kernel, layers) -> ModelSpec:
+    """Conv1d stack (F -> H, then H -> H), stride 1, no padding: T shrinks by k - 1 per layer."""
+    params, macs, t_out, f_in = 0, 0, time_steps, features
+    for _ in range(layers):
+        params += hidden * f_in * kernel + hidden
+        t_out -= kernel - 1
+        macs += max(t_out, 0) * hidden * f_in * kernel
+        f_in = hidden
+    formula = (f"H*F*k + H = {hidden}*{features}*{kernel} + {hidden}"
+               + (f" (+ {layers - 1} x (H*H*k + H))" if layers > 1 else ""))
+    return ModelSpec("Conv1d", params, formula, f"({batch}, {hidden}, {max(t_out, 0)})", macs,
+                     layers)
+
+
+def recurrent_spec(kind, batch, time_steps, features, hidden, layers, bidirectional) -> ModelSpec:
+    """Elman RNN / GRU / LSTM with torch's two biases: G*(H*I + H*H + 2H) per layer and direction."""
+    from .rnn import param_count
+    gates, directions = GATES[kind], 2 if bidirectional else 1
+    params = param_count(kind, features, hidden, num_layers=layers, bidirectional=bidirectional)
+    macs, i_size = 0, features
+    for _ in range(layers):
+        macs += directions * time_steps * gates * hidden * (i_size + hidden)
+        i_size = directions * hidden
+    formula = (f"G*(H*I + H*H + 2H) = {gates}*({hidden}*{features} + {hidden}*{hidden} + "
+               f"2*{hidden})" + (f" x {directions} directions" if directions > 1 else "")
+               + (f", layers above take I = {directions}*H" if layers > 1 else ""))
+    shape = f"({batch}, {time_steps}, {directions * hidden}); h_n ({layers * directions}, {batch}, {hidden})"
+    return ModelSpec({"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}[kind], params, formula,
+                     shape, macs, time_steps * layers)
+
+
+def _median_seconds(fn, repeats) -> float:
+    fn()  # compile / warm up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
+    """(fastseq seconds or None, torch seconds or None) for one forward pass of a batch."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    batch, time_steps, features = x.shape
+    fast = peer = None
+    if kind == "conv":
+        if torch is not None:
+            mods = [torch.nn.Conv1d(features if i == 0 else hidden, hidden, kernel)
+                    for i in range(layers)]
+            net = torch.nn.Sequential(*mods).eval()
+            xt = torch.from_numpy(x).transpose(1, 2).contiguous()
+            with torch.inference_mode():
+                peer = _median_seconds(lambda: net(xt), repeats)
+        return fast, peer
+    import fastseq
+    cls = {"rnn": fastseq.RNN, "gru": fastseq.GRU, "lstm": fastseq.LSTM}[kind]
+    if torch is not None:
+        tcls = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[kind]
+        tmod = tcls(features, hidden, num_layers=layers, batch_first=True,
+                    bidirectional=bidirectional).eval()
+        layer = cls.from_torch(tmod, device=device)
+        xt = torch.from_numpy(x)
+        with torch.inference_mode():
+            peer = _median_seconds(lambda: tmod(xt), repeats)
+    else:
+        layer = cls(features, hidden, num_layers=layers, batch_first=True,
+                    bidirectional=bidirectional, device=device)
+    fast = _median_seconds(lambda: layer(x), repeats)
+    return fast, peer
+
+
+def _ms(seconds):
+    return "n/a" if seconds is None else f"{seconds * 1e3:.3f} ms"
+
+
+def run(args) -> int:
+    from .cli import print_table
+    batch, time_steps, features, hidden = args.batch, args.time, args.features, args.hidden
+    kernel, layers = args.kernel, args.layers
+    if time_steps - layers * (kernel - 1) < 1:
+        raise ValueError(f"--kernel: {layers} layer(s) of kernel {kernel} need --time >= "
+                         f"{layers * (kernel - 1) + 1}, got {time_steps}")
+    specs = {"conv": conv_spec(batch, time_steps, features, hidden, kernel, layers)}
+    for kind in ("rnn", "gru", "lstm"):
+        specs[kind] = recurrent_spec(kind, batch, time_steps, features, hidden, layers,
+                                     args.bidirectional)
+    x = np.random.default_rng(0).standard_normal((batch, time_steps, features), dtype=np.float32)
+    print(f"input (B={batch}, T={time_steps}, F={features}), hidden H={hidden}, kernel k={kernel}, "
+          f"layers {layers}{', bidirectional' if args.bidirectional else ''}; float32, inference")
+    rows = []
+    for kind, spec in specs.items():
+        fast, peer = measure(kind, x, hidden, kernel, layers, args.bidirectional, args.repeats,
+                             args.device)
+        rows.append([spec.name, f"{spec.params:,}", spec.output_shape, f"{spec.macs:,}",
+                     str(spec.sequential_steps), _ms(fast),
+                     _ms(None if fast is None else fast / batch), _ms(peer),
+                     _ms(None if peer is None else peer / batch)])
+    print_table(["model", "params", "output shape", "MACs / sequence", "sequential steps",
+                 "fastseq / batch", "fastseq / sample", "torch / batch", "torch / sample"], rows)
+    print("\nparameter formulas (torch's convention: two bias vectors per recurrent layer):")
+    for spec in specs.values():
+        print(f"  {spec.name:<11} {spec.formula}")
+    if args.bidirectional:
+        print("  (the convolution has no direction; bidirectional applies to the recurrent layers)")
+    print("\nThe convolution's steps run in parallel over time (one step per layer); a recurrent "
+          "layer must run its T steps one after another.")
+    return 0
