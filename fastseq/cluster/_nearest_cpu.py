@@ -2,9 +2,11 @@
 
 Two strategies, chosen by the driver in ``_distances.py``:
 
-- GEMM (large d): per chunk of rows, ``C_s @ X_s[chunk].T`` through BLAS into a (k, m) tile that
-  stays in cache, then a fused pass takes min/argmin down each column. The tile is laid out
-  center-major so the argmin runs over contiguous rows (a vectorisable select, not a reduction).
+- GEMM (large d): per chunk of rows, the shifted rows are copied once (a contiguous (m, d) block),
+  ``C_s @ X_s[chunk].T`` runs through BLAS into a (k, m) tile that stays in cache, then a fused pass
+  takes min/argmin down each column. The tile is laid out center-major so the argmin runs over
+  contiguous rows (a vectorisable select, not a reduction). Every constant in the hot loops has the
+  data's dtype: a bare ``2`` would promote float32 arithmetic to float64 and halve the vector width.
 - direct (small d): distances are summed from differences, which GEMM cannot speed up when d is
   a handful of coordinates.
 
@@ -36,28 +38,28 @@ def _winner_sqdist(X, C, i, j):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _shifted_transpose(X, start, stop, shift, out):
-    """out[t, i - start] = X[i, t] - shift[t] for rows start..stop (out is (d, m))."""
+def shifted_rows(X, start, stop, shift, out):
+    """out[i - start, t] = X[i, t] - shift[t] for rows start..stop (out is (m, d), C order)."""
     for i in range(start, stop):
         for t in range(X.shape[1]):
-            out[t, i - start] = X[i, t] - shift[t]
+            out[i - start, t] = X[i, t] - shift[t]
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")
 def _take_if_smaller(v, i, fj, best, best_idx):
     """best[i], best_idx[i] = v, fj when v < best[i] (strict: the lowest j wins ties).
 
-    Written as an exact 0/1 blend instead of a branch so that LLVM vectorises the loop around it.
+    Both stores are unconditional selects, so LLVM vectorises the loop around it.
     """
-    one = best.dtype.type(1)
-    t = best.dtype.type(v < best[i])
-    best[i] = v * t + best[i] * (one - t)
-    best_idx[i] = fj * t + best_idx[i] * (one - t)
+    b = best[i]
+    smaller = v < b
+    best[i] = v if smaller else b
+    best_idx[i] = fj if smaller else best_idx[i]
 
 
 @njit(cache=True, fastmath=FASTMATH)
 def _reset_best(best, best_idx, m):
-    big = np.finfo(best.dtype).max  # finite, so the 0/1 blend never multiplies inf by 0
+    big = np.finfo(best.dtype).max
     for i in range(m):
         best[i] = big
         best_idx[i] = 0
@@ -67,20 +69,21 @@ def _reset_best(best, best_idx, m):
 def _argmin_columns(tile, cnorm, best, best_idx):
     """best[i] / best_idx[i] = min / argmin over j of cnorm[j] - 2 tile[j, i] (lowest j on ties)."""
     m = best.shape[0]
+    two = tile.dtype.type(2)
     _reset_best(best, best_idx, m)
     for j in range(tile.shape[0]):
         cj = cnorm[j]
         fj = best_idx.dtype.type(j)
         row = tile[j]
         for i in range(m):
-            _take_if_smaller(cj - 2 * row[i], i, fj, best, best_idx)
+            _take_if_smaller(cj - two * row[i], i, fj, best, best_idx)
 
 
 @njit(cache=True)
 def make_scratch(X, k, chunk):
-    """Per-worker scratch for :func:`assign_chunk`: (xt, tile, best, best_idx)."""
+    """Per-worker scratch for :func:`assign_chunk`: (xs, tile, best, best_idx)."""
     d = X.shape[1]
-    return (np.empty((d, chunk), dtype=X.dtype), np.empty((k, chunk), dtype=X.dtype),
+    return (np.empty((chunk, d), dtype=X.dtype), np.empty((k, chunk), dtype=X.dtype),
             np.empty(chunk, dtype=X.dtype), np.empty(chunk, dtype=X.dtype))
 
 
@@ -91,21 +94,21 @@ def assign_chunk(X, C, Cs, cnorm, shift, direct, start, stop, scratch, labels, s
 
     C (k, d) the centers; Cs = C - shift and cnorm = ||Cs||^2 (X's dtype) are used by the GEMM
     strategy; ``direct`` selects the difference-summing strategy for small d instead.
-    ``stop - start`` must not exceed the scratch's chunk size.
+    ``stop - start`` must not exceed the scratch's chunk size. On return (GEMM strategy) the
+    scratch's ``xs[:m]`` holds the chunk's shifted rows, for callers that accumulate them.
     """
-    xt, tile, best, best_idx = scratch
+    xs, tile, best, best_idx = scratch
     m = stop - start
     chunk = best.shape[0]
     if direct:
-        _direct_columns(X, C, start, stop, xt, tile[0], best, best_idx)
+        _direct_columns(X, C, start, stop, xs, tile[0], best, best_idx)
     elif m == chunk:
-        _shifted_transpose(X, start, stop, shift, xt)
-        np.dot(Cs, xt, tile)
+        shifted_rows(X, start, stop, shift, xs)
+        np.dot(Cs, xs.T, tile)
         _argmin_columns(tile, cnorm, best, best_idx)
-    else:  # a ragged last chunk: contiguous arrays of its own size for BLAS
-        xt_m = np.empty((X.shape[1], m), dtype=X.dtype)
-        _shifted_transpose(X, start, stop, shift, xt_m)
-        _argmin_columns(np.dot(Cs, xt_m), cnorm, best[:m], best_idx[:m])
+    else:  # a ragged last chunk: a product of its own size for BLAS
+        shifted_rows(X, start, stop, shift, xs)
+        _argmin_columns(np.dot(Cs, xs[:m].T), cnorm, best[:m], best_idx[:m])
     for i in range(m):
         j = np.int64(best_idx[i])
         labels[start + i] = j
@@ -113,14 +116,15 @@ def assign_chunk(X, C, Cs, cnorm, shift, direct, start, stop, scratch, labels, s
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _direct_columns(X, C, start, stop, xt, acc, best, best_idx):
+def _direct_columns(X, C, start, stop, scratch, acc, best, best_idx):
     """best / best_idx over rows start..stop from summed differences (small d).
 
-    Every inner loop runs over the chunk's rows, contiguous in xt (d, m) and acc (m,), so it
-    vectorises whatever d is.
+    The chunk is transposed into ``scratch`` (viewed as (d, m)) so that every inner loop runs over
+    the chunk's rows, contiguous in xt and acc (m,), and vectorises whatever d is.
     """
     m = stop - start
     d = X.shape[1]
+    xt = scratch.reshape(-1)[: d * best.shape[0]].reshape((d, best.shape[0]))
     _reset_best(best, best_idx, m)
     for t in range(d):
         for i in range(m):
@@ -175,11 +179,12 @@ def pairwise_gemm(X, Ys_t, ynorm, shift, chunk, n_workers, out):
                 xnorm[i] = s
             block = out[start:stop]
             np.dot(xs[:m], Ys_t, block)
+            two = X.dtype.type(2)
             for i in range(m):
                 xi = xnorm[i]
                 row = block[i]
                 for j in range(row.shape[0]):
-                    v = xi + ynorm[j] - 2 * row[j]
+                    v = xi + ynorm[j] - two * row[j]
                     row[j] = v if v > 0 else 0
 
 
