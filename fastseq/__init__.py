@@ -12,6 +12,8 @@ __version__ = "0.1.0"
 _API = {
     "pairwise_sqdist": "fastseq.cluster",
     "nearest_centers": "fastseq.cluster",
+    "KMeans": "fastseq.cluster",
+    "kmeans_plusplus": "fastseq.cluster",
     "gpu_status": "fastseq._backend",
 }
 

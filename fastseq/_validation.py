@@ -58,14 +58,34 @@ def check_array(x, name: str, *, ndim: int | tuple = 2, dtype=None, allow_empty:
         except Exception as exc:
             raise TypeError(f"{name}: expected an array-like of numbers, got {type(x).__name__}"
                             f" ({exc})") from None
+    if x.dtype.kind == "c":
+        raise ValueError(f"{name}: expected real numbers, got dtype {x.dtype} (Complex data not "
+                         "supported)")
+    if x.dtype.kind == "O":  # numbers stored as Python objects: convert, or say what is there
+        try:
+            x = x.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name}: expected an array of numbers, got dtype object holding "
+                            f"non-numbers ({exc})") from None
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name}: expected a real numeric array, got dtype {x.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if x.ndim not in allowed:
         want = " or ".join(f"{d}-D" for d in allowed)
-        raise ValueError(f"{name}: expected a {want} array, got a {x.ndim}-D array of shape {x.shape}")
+        hint = ""
+        if x.ndim == 1 and 2 in allowed:
+            hint = (" (Reshape your data with X.reshape(-1, 1) if it has a single feature or "
+                    "X.reshape(1, -1) if it is a single sample)")
+        raise ValueError(f"{name}: expected a {want} array, got a {x.ndim}-D array of shape "
+                         f"{x.shape}{hint}")
     if not allow_empty and x.size == 0:
-        raise ValueError(f"{name}: expected a non-empty array, got shape {x.shape}")
+        detail = ""
+        if x.ndim == 2 and x.shape[0] == 0:
+            detail = f": found array with 0 sample(s) (shape={x.shape}) while a minimum of 1 is required."
+        elif x.ndim == 2:
+            detail = (f": found array with 0 feature(s) (shape={x.shape}) while a minimum of 1 "
+                      "is required.")
+        raise ValueError(f"{name}: expected a non-empty array, got shape {x.shape}{detail}")
     target = float_dtype_for(x.dtype) if dtype is None else np.dtype(dtype)
     if copy:
         x = xp.array(x, dtype=target, order="C" if contiguous else "K", copy=True)
@@ -99,8 +119,8 @@ def check_finite(x, name: str) -> None:
             kinds.append("NaN")
         if bool(xp.isinf(x).any()):
             kinds.append("Inf")
-        raise ValueError(f"{name}: expected finite values, got {n_bad} {'/'.join(kinds)} "
-                         f"value(s) in an array of shape {x.shape}")
+        raise ValueError(f"{name}: expected finite values (no NaN or inf), got {n_bad} "
+                         f"{'/'.join(kinds)} value(s) in an array of shape {x.shape}")
 
 
 def check_n_features(x, n_features: int, name: str, reference: str) -> None:

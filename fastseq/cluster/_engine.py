@@ -1,0 +1,182 @@
+"""The per-device engines behind KMeans, k-means++ and MiniBatchKMeans.
+
+An engine holds validated data X (n, d) on its device, the float64 weights, and the fixed shift
+(the data's mean, in X's dtype) that keeps float32 distances accurate far from the origin. It
+offers the few fused passes the algorithms need; the algorithms themselves (``_lloyd.py``,
+``_kmeans_plusplus.py``) are written once, over the engine and its array namespace ``xp``.
+
+Centers cross the engine's boundary in shifted coordinates as float64 arrays ``Cs64`` (k, d):
+the engine casts them to X's dtype for the GEMM and rebuilds the unshifted centers for the exact
+distances.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._threads import single_threaded_blas
+from ._distances import DIRECT_MAX_FEATURES, cpu_rows_per_chunk, gpu_rows_per_chunk
+
+# Chunks are grouped into at most this many accumulator slots (fixed by the shape, not the
+# thread count, so that sums are bit-identical whatever the number of threads) ...
+MAX_SLOTS = 16
+# ... and the slots' float64 (k, d) sums stay within this many bytes.
+SLOT_BYTES = 64 * 2**20
+
+
+class CPUEngine:
+    """Numba kernels on the host. X may be a memmap: it is read chunk by chunk, never copied."""
+
+    device = "cpu"
+    xp = np
+
+    def __init__(self, X, weights, shift, working_memory=None):
+        self.X, self.weights, self.shift = X, weights, shift
+        self.shift64 = shift.astype(np.float64)
+        self.working_memory = working_memory
+        self.direct = X.shape[1] <= DIRECT_MAX_FEATURES
+
+    def _layout(self, k):
+        n, d = self.X.shape
+        chunk = cpu_rows_per_chunk(k, self.X.dtype.itemsize, self.working_memory)
+        n_chunks = (n + chunk - 1) // chunk
+        slots = max(1, min(MAX_SLOTS, n_chunks, SLOT_BYTES // max(1, k * d * 8)))
+        return chunk, slots
+
+    def centers(self, Cs64):
+        """(C, Cs, cnorm): unshifted and shifted centers and ||Cs||^2, in X's dtype."""
+        dtype = self.X.dtype
+        C = np.ascontiguousarray((Cs64 + self.shift64).astype(dtype))
+        Cs = np.ascontiguousarray(Cs64.astype(dtype))
+        cnorm = np.einsum("ij,ij->i", Cs, Cs, dtype=np.float64).astype(dtype)
+        return C, Cs, cnorm
+
+    def lloyd_pass(self, Cs64, update=True, rows=None):
+        """Assign rows (all, or the int64 indices ``rows``) to the centers Cs64 (k, d).
+
+        Returns (labels (m,) int64, sqdist (m,) float64, sums (k, d) float64 of weighted shifted
+        rows, counts (k,) float64 of weights); sums and counts are None unless ``update``.
+        """
+        from . import _lloyd_cpu
+        X, w = (self.X, self.weights) if rows is None else (self.X[rows], self.weights[rows])
+        k, d = Cs64.shape
+        chunk, slots = self._layout(k)
+        C, Cs, cnorm = self.centers(Cs64)
+        m = X.shape[0]
+        labels = np.empty(m, dtype=np.int64)
+        sqdist = np.empty(m, dtype=np.float64)
+        sums = np.empty((slots if update else 1, k, d), dtype=np.float64)
+        counts = np.empty((slots if update else 1, k), dtype=np.float64)
+        with single_threaded_blas():
+            _lloyd_cpu.lloyd_pass(X, w, C, Cs, cnorm, self.shift, self.direct, chunk, update,
+                                  labels, sqdist, sums, counts)
+        if not update:
+            return labels, sqdist, None, None
+        return labels, sqdist, sums.sum(axis=0), counts.sum(axis=0)
+
+    def sqdist_to_row(self, index):
+        """(n,) float64 squared distances of every row to row ``index``."""
+        from . import _lloyd_cpu
+        out = np.empty(self.X.shape[0], dtype=np.float64)
+        point = (self.X[index] - self.shift).astype(self.X.dtype)
+        _lloyd_cpu.sqdist_to_point(self.X, self.shift, point, 4096, out)
+        return out
+
+    def candidate_potentials(self, cand_rows, closest):
+        """For candidate rows (t,): (dist (n, t) float64, pots (t,) float64 = Σ w·min(closest, d))."""
+        from . import _lloyd_cpu
+        n = self.X.shape[0]
+        cands = np.ascontiguousarray(self.X[cand_rows] - self.shift).astype(self.X.dtype)
+        chunk = 4096
+        slots = max(1, min(MAX_SLOTS, (n + chunk - 1) // chunk))
+        dist = np.empty((n, len(cand_rows)), dtype=np.float64)
+        pots = np.empty((slots, len(cand_rows)), dtype=np.float64)
+        _lloyd_cpu.plusplus_potentials(self.X, self.shift, self.weights, closest, cands, chunk,
+                                       dist, pots)
+        return dist, pots.sum(axis=0)
+
+    def take_closest(self, closest, dist, q):
+        from . import _lloyd_cpu
+        _lloyd_cpu.take_closest(closest, dist, q)
+
+    def rows(self, index):
+        """Rows of X as float64 shifted coordinates (for relocation and initial centers)."""
+        return np.asarray(self.X[index], dtype=np.float64) - self.shift64
+
+    def to_host(self, a):
+        return a
+
+
+class CUDAEngine:
+    """CuPy arrays and Numba CUDA kernels; nothing returns to the host inside a pass.
+
+    ``xp`` is CuPy on a GPU; the CUDA-simulator test lane passes NumPy instead.
+    """
+
+    device = "cuda"
+
+    def __init__(self, X, weights, shift, working_memory=None, xp=None):
+        if xp is None:
+            import cupy as xp
+        self.xp = xp
+        self.X, self.weights, self.shift = X, weights, shift
+        self.shift64 = shift.astype(np.float64)
+        self.working_memory = working_memory
+
+    def centers(self, Cs64):
+        xp = self.xp
+        dtype = self.X.dtype
+        C = xp.ascontiguousarray((Cs64 + self.shift64).astype(dtype))
+        Cs = xp.ascontiguousarray(Cs64.astype(dtype))
+        cnorm = (Cs.astype(np.float64) ** 2).sum(axis=1).astype(dtype)
+        return C, Cs, cnorm
+
+    def lloyd_pass(self, Cs64, update=True, rows=None):
+        from ._lloyd_cuda import lloyd_pass_cuda
+        xp = self.xp
+        X, w = (self.X, self.weights) if rows is None else (self.X[rows], self.weights[rows])
+        X = xp.ascontiguousarray(X)
+        k, d = Cs64.shape
+        C, Cs, cnorm = self.centers(Cs64)
+        m = X.shape[0]
+        labels = xp.empty(m, dtype=np.int64)
+        sqdist = xp.empty(m, dtype=np.float64)
+        sums = xp.empty((k, d), dtype=np.float64) if update else None
+        counts = xp.empty(k, dtype=np.float64) if update else None
+        rows_per_chunk = gpu_rows_per_chunk(k, d, X.dtype.itemsize, self.working_memory)
+        lloyd_pass_cuda(X, w, C, Cs, cnorm, self.shift, rows_per_chunk, update, labels, sqdist,
+                        sums, counts, xp)
+        return labels, sqdist, sums, counts
+
+    def sqdist_to_row(self, index):
+        dist, _ = self.candidate_potentials(self.xp.asarray([index]), None)
+        return dist[:, 0].copy()
+
+    def candidate_potentials(self, cand_rows, closest):
+        from ._lloyd_cuda import candidate_sqdist_cuda
+        xp = self.xp
+        n, d = self.X.shape
+        cands = xp.ascontiguousarray((self.X[cand_rows] - self.shift).astype(self.X.dtype))
+        dist = xp.empty((n, cands.shape[0]), dtype=np.float64)
+        rows_per_chunk = gpu_rows_per_chunk(cands.shape[0], d, 8, self.working_memory)
+        candidate_sqdist_cuda(self.X, self.shift, cands, rows_per_chunk, dist, xp)
+        if closest is None:
+            return dist, None
+        pots = (self.weights[:, None] * xp.minimum(closest[:, None], dist)).sum(axis=0)
+        return dist, pots
+
+    def take_closest(self, closest, dist, q):
+        self.xp.minimum(closest, dist[:, q], out=closest)
+
+    def rows(self, index):
+        return self.X[index].astype(np.float64) - self.shift64
+
+    def to_host(self, a):
+        return a if isinstance(a, np.ndarray) else a.get()
+
+
+def make_engine(X, weights, shift, device, working_memory=None):
+    """The engine for a resolved device."""
+    if device == "cuda":
+        return CUDAEngine(X, weights, shift, working_memory)
+    return CPUEngine(X, weights, shift, working_memory)

@@ -1,0 +1,121 @@
+"""Greedy k-means++ seeding (Arthur & Vassilvitskii, with scikit-learn's greedy local trials).
+
+The random draws follow scikit-learn's ``_kmeans_plusplus`` call for call (a ``RandomState``:
+one weighted ``choice`` for the first center, then ``uniform(size=n_local_trials)`` per center),
+so the same seed picks the same candidates as scikit-learn whenever the float arithmetic agrees.
+Each step is one fused pass over the data on the engine (distance to every candidate and the
+potential each candidate would give), so seeding costs about one Lloyd iteration per
+``n_clusters / (k / n_local_trials)``, not a full distance matrix.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .. import _backend
+from .._validation import check_array, check_int, check_sample_weight
+
+
+def check_random_state(seed):
+    """None -> NumPy's global RandomState, int -> a new RandomState(seed), RandomState -> itself."""
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    raise ValueError(f"random_state: expected None, an int or a numpy RandomState, got "
+                     f"{type(seed).__name__} {seed!r}")
+
+
+def default_local_trials(n_clusters: int) -> int:
+    """scikit-learn's rule: 2 + floor(log k)."""
+    return 2 + int(np.log(n_clusters))
+
+
+def plusplus(engine, n_clusters, random_state, n_local_trials=None):
+    """Greedy k-means++ on an engine. Returns (Cs64 (k, d) shifted float64 centers on the engine's
+    device, indices (k,) int64 on the host)."""
+    xp = engine.xp
+    n = engine.X.shape[0]
+    if n_local_trials is None:
+        n_local_trials = default_local_trials(n_clusters)
+    w_host = engine.to_host(engine.weights)
+    indices = np.empty(n_clusters, dtype=np.int64)
+    indices[0] = random_state.choice(n, p=w_host / w_host.sum())
+    closest = engine.sqdist_to_row(int(indices[0]))
+    pot = float((engine.weights * closest).sum())
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * pot
+        cumulative = xp.cumsum(engine.weights * closest)
+        cand = xp.searchsorted(cumulative, xp.asarray(rand_vals))
+        cand = xp.minimum(cand, n - 1)
+        dist, pots = engine.candidate_potentials(cand, closest)
+        best = int(xp.argmin(pots))
+        pot = float(pots[best])
+        engine.take_closest(closest, dist, best)
+        indices[c] = int(cand[best])
+    Cs64 = engine.rows(xp.asarray(indices) if xp is not np else indices)
+    return Cs64, indices
+
+
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_local_trials=None,
+                    device="auto"):
+    """Initial centers for K-means by greedy k-means++ (as ``sklearn.cluster.kmeans_plusplus``).
+
+    Parameters
+    ----------
+    X : (n, d) array (NumPy, CuPy or torch); float32 stays float32, other reals become float64.
+    n_clusters : number of centers, 1 <= n_clusters <= n.
+    sample_weight : (n,) non-negative weights, or None for ones; rows are drawn in proportion to
+        weight times squared distance.
+    random_state : None, int or numpy RandomState.
+    n_local_trials : candidates tried per center; None means 2 + floor(log k).
+    device : "auto" | "cpu" | "cuda".
+
+    Returns
+    -------
+    centers : (n_clusters, d) rows of X, in X's dtype and the caller's array type.
+    indices : (n_clusters,) int64 row indices of the chosen centers (same array type).
+    """
+    from ._engine import make_engine
+    X, origin = _backend.unwrap(X)
+    device = _backend.resolve_device(device, X)
+    X = check_array(X, "X")
+    n_clusters = check_int(n_clusters, "n_clusters", minimum=1, maximum=X.shape[0])
+    if n_local_trials is not None:
+        n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1)
+    rs = check_random_state(random_state)
+    X = _backend.to_device(X, device)
+    xp = _backend.get_namespace(device)
+    w = check_sample_weight(sample_weight, X.shape[0], np.float64, xp=xp)
+    shift = data_mean(X, xp).astype(X.dtype)
+    engine = make_engine(X, w, shift, device)
+    _, indices = plusplus(engine, n_clusters, rs, n_local_trials)
+    centers = X[xp.asarray(indices) if xp is not np else indices]
+    return _backend.wrap(centers, origin), _backend.wrap(xp.asarray(indices), origin)
+
+
+def data_mean(X, xp):
+    """Column means in float64, summed chunk by chunk (a memmap is never loaded whole)."""
+    if xp is not np:
+        return X.mean(axis=0, dtype=np.float64)
+    total = np.zeros(X.shape[1], dtype=np.float64)
+    step = 65536
+    for start in range(0, X.shape[0], step):
+        total += X[start:start + step].sum(axis=0, dtype=np.float64)
+    return total / X.shape[0]
+
+
+def data_mean_variance(X, mean, xp):
+    """Mean over features of the column variances (scikit-learn's tolerance scale), float64."""
+    if xp is not np:
+        return float(X.var(axis=0, dtype=np.float64).mean())
+    total = np.zeros(X.shape[1], dtype=np.float64)
+    step = 65536
+    for start in range(0, X.shape[0], step):
+        block = X[start:start + step].astype(np.float64) - mean
+        total += np.einsum("ij,ij->j", block, block)
+    return float((total / X.shape[0]).mean())

@@ -1,0 +1,91 @@
+"""KMeans' CUDA engine: simulator lane (tiny shapes, NumPy as the array module), compile lane
+(PTX for sm_90) and GPU lane (CuPy on a real device, against the CPU fit)."""
+
+import numpy as np
+import pytest
+
+import fastseq
+
+
+def small_blobs(rng, n, d, k, dtype=np.float32):
+    centers = rng.standard_normal((k, d)) * 10
+    X = centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))
+    return X.astype(dtype)
+
+
+@pytest.mark.cudasim
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lloyd_on_cuda_engine_matches_cpu_engine(rng, dtype):
+    from fastseq.cluster._engine import CPUEngine, CUDAEngine
+    from fastseq.cluster._lloyd import lloyd
+    X = small_blobs(rng, 24, 5, 3, dtype) + 1e3
+    w = rng.uniform(0.5, 2.0, len(X))
+    shift = X.mean(axis=0, dtype=np.float64).astype(dtype)
+    init = X[:3].astype(np.float64) - shift.astype(np.float64)
+    cpu = lloyd(CPUEngine(X, w, shift), init, max_iter=5, tol=0)
+    gpu = lloyd(CUDAEngine(X, w, shift, xp=np), init, max_iter=5, tol=0)
+    np.testing.assert_array_equal(gpu.labels, cpu.labels)
+    np.testing.assert_allclose(gpu.Cs64, cpu.Cs64, rtol=1e-12, atol=1e-9)
+    assert gpu.inertia == pytest.approx(cpu.inertia, rel=1e-12)
+    assert gpu.n_iter == cpu.n_iter
+
+
+@pytest.mark.cudasim
+def test_plusplus_on_cuda_engine_matches_cpu_engine(rng):
+    from fastseq.cluster._engine import CPUEngine, CUDAEngine
+    from fastseq.cluster._kmeans_plusplus import plusplus
+    X = small_blobs(rng, 20, 3, 4, np.float64)
+    w = np.ones(len(X))
+    shift = X.mean(axis=0)
+    seed = int(rng.integers(1 << 30))
+    _, cpu_idx = plusplus(CPUEngine(X, w, shift), 4, np.random.RandomState(seed))
+    _, gpu_idx = plusplus(CUDAEngine(X, w, shift, xp=np), 4, np.random.RandomState(seed))
+    np.testing.assert_array_equal(gpu_idx, cpu_idx)
+
+
+@pytest.mark.cudasim
+def test_empty_cluster_relocation_on_cuda_engine(rng):
+    from fastseq.cluster._engine import CUDAEngine
+    from fastseq.cluster._lloyd import lloyd
+    X = small_blobs(rng, 16, 2, 2, np.float64)
+    shift = X.mean(axis=0)
+    init = np.vstack([X[:2], X.max(0) + 100]) - shift
+    out = lloyd(CUDAEngine(X, np.ones(len(X)), shift, xp=np), init, max_iter=1, tol=0)
+    assert np.isfinite(out.Cs64).all() and len(np.unique(out.labels)) == 3
+
+
+@pytest.mark.compile
+def test_lloyd_kernels_compile_for_sm90():
+    cuda = pytest.importorskip("numba.cuda")
+    from numba import float32, float64, int64
+    from fastseq.cluster._lloyd_cuda import accumulate_update, sqdist_to_candidates
+    try:
+        ptx, _ = cuda.compile_ptx(accumulate_update.py_func,
+                                  (float32[:, ::1], float64[::1], int64[::1], float32[::1], int64,
+                                   int64, float64[:, ::1], float64[::1]), cc=(9, 0))
+        ptx2, _ = cuda.compile_ptx(sqdist_to_candidates.py_func,
+                                   (float32[:, ::1], float32[::1], float32[:, ::1], int64, int64,
+                                    float64[:, ::1]), cc=(9, 0))
+    except Exception as exc:  # no NVVM/NVRTC on this machine
+        if "NVVM" in str(exc) or "nvrtc" in str(exc).lower():
+            pytest.skip(f"no CUDA compiler available: {exc}")
+        raise
+    assert ".target sm_90" in ptx and ".target sm_90" in ptx2
+    assert "atom.global.add.f64" in ptx or "red.global.add.f64" in ptx
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_fit_matches_cpu_fit(rng, dtype):
+    cupy = pytest.importorskip("cupy")
+    X = small_blobs(rng, 50_000, 32, 20, dtype) + 1e4
+    init = X[rng.choice(len(X), 20, replace=False)]
+    cpu = fastseq.KMeans(20, init=init, device="cpu").fit(X)
+    gpu = fastseq.KMeans(20, init=init, device="cuda").fit(cupy.asarray(X))
+    assert gpu.device_ == "cuda" and isinstance(gpu.cluster_centers_, np.ndarray)
+    assert (gpu.labels_ == cpu.labels_).mean() > 0.999
+    assert gpu.inertia_ == pytest.approx(cpu.inertia_, rel=1e-4)
+    pp = fastseq.KMeans(20, random_state=0, device="cuda").fit(X)
+    assert pp.inertia_ <= cpu.inertia_ * 1.5
+    labels = gpu.predict(cupy.asarray(X))
+    assert isinstance(labels, cupy.ndarray)
