@@ -14,6 +14,7 @@ _API = {
     "nearest_centers": "fastseq.cluster",
     "KMeans": "fastseq.cluster",
     "kmeans_plusplus": "fastseq.cluster",
+    "MiniBatchKMeans": "fastseq.cluster",
     "gpu_status": "fastseq._backend",
 }
 

@@ -1,7 +1,8 @@
-"""Clustering: chunked distance kernels, K-means and k-means++."""
+"""Clustering: chunked distance kernels, K-means and k-means++, silhouette and choosing k."""
 
 from ._distances import nearest_centers, pairwise_sqdist
 from ._kmeans import KMeans
 from ._kmeans_plusplus import kmeans_plusplus
+from ._minibatch import MiniBatchKMeans
 
-__all__ = ["KMeans", "kmeans_plusplus", "nearest_centers", "pairwise_sqdist"]
+__all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus", "nearest_centers", "pairwise_sqdist"]

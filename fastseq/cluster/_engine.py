@@ -12,6 +12,8 @@ distances.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .._threads import single_threaded_blas
@@ -22,6 +24,19 @@ from ._distances import DIRECT_MAX_FEATURES, cpu_rows_per_chunk, gpu_rows_per_ch
 MAX_SLOTS = 16
 # ... and the slots' float64 (k, d) sums stay within this many bytes.
 SLOT_BYTES = 64 * 2**20
+
+
+@dataclass
+class PlusPlusState:
+    """Greedy k-means++ progress: closest (n,) float64 squared distance of each row to its
+    nearest chosen center; on the CPU also that center's index (n,) int64 and the chosen centers
+    (shifted, X's dtype) for the triangle-inequality pruning."""
+
+    closest: object
+    nearest: object
+    chosen: list | None
+    candidates: object = None
+    cc2: object = None
 
 
 class CPUEngine:
@@ -74,30 +89,42 @@ class CPUEngine:
             return labels, sqdist, None, None
         return labels, sqdist, sums.sum(axis=0), counts.sum(axis=0)
 
-    def sqdist_to_row(self, index):
-        """(n,) float64 squared distances of every row to row ``index``."""
-        from . import _lloyd_cpu
-        out = np.empty(self.X.shape[0], dtype=np.float64)
-        point = (self.X[index] - self.shift).astype(self.X.dtype)
-        _lloyd_cpu.sqdist_to_point(self.X, self.shift, point, 4096, out)
-        return out
+    # -- greedy k-means++ ---------------------------------------------------------------
 
-    def candidate_potentials(self, cand_rows, closest):
-        """For candidate rows (t,): (dist (n, t) float64, pots (t,) float64 = Σ w·min(closest, d))."""
+    def plusplus_start(self, first):
+        """State for k-means++ after choosing row ``first``: closest (n,) float64 squared
+        distances to the nearest chosen center, and that center's index."""
+        from . import _lloyd_cpu
+        point = self._shifted_row(first)
+        closest = np.empty(self.X.shape[0], dtype=np.float64)
+        _lloyd_cpu.sqdist_to_point(self.X, self.shift, point, 4096, closest)
+        return PlusPlusState(closest, np.zeros(self.X.shape[0], dtype=np.int64), [point])
+
+    def _shifted_row(self, index):
+        return np.ascontiguousarray(self.X[int(index)] - self.shift).astype(self.X.dtype)
+
+    def plusplus_potentials(self, state, cand_rows):
+        """(t,) float64: Σ w·min(closest, d(x, candidate)) for each candidate row."""
         from . import _lloyd_cpu
         n = self.X.shape[0]
-        cands = np.ascontiguousarray(self.X[cand_rows] - self.shift).astype(self.X.dtype)
+        cands = np.stack([self._shifted_row(i) for i in cand_rows])
+        chosen = np.asarray(state.chosen, dtype=np.float64)
+        cc2 = ((chosen[:, None, :] - cands[None].astype(np.float64)) ** 2).sum(-1)
         chunk = 4096
         slots = max(1, min(MAX_SLOTS, (n + chunk - 1) // chunk))
-        dist = np.empty((n, len(cand_rows)), dtype=np.float64)
         pots = np.empty((slots, len(cand_rows)), dtype=np.float64)
-        _lloyd_cpu.plusplus_potentials(self.X, self.shift, self.weights, closest, cands, chunk,
-                                       dist, pots)
-        return dist, pots.sum(axis=0)
+        _lloyd_cpu.plusplus_potentials(self.X, self.shift, self.weights, state.closest,
+                                       state.nearest, cands, cc2, chunk, pots)
+        state.candidates, state.cc2 = cands, cc2
+        return pots.sum(axis=0)
 
-    def take_closest(self, closest, dist, q):
+    def plusplus_take(self, state, q):
+        """Add candidate ``q`` of the last :meth:`plusplus_potentials` call to the chosen centers."""
         from . import _lloyd_cpu
-        _lloyd_cpu.take_closest(closest, dist, q)
+        point = state.candidates[q]
+        _lloyd_cpu.plusplus_update(self.X, self.shift, state.closest, state.nearest, point,
+                                   np.ascontiguousarray(state.cc2[:, q]), len(state.chosen), 4096)
+        state.chosen.append(point)
 
     def rows(self, index):
         """Rows of X as float64 shifted coordinates (for relocation and initial centers)."""
@@ -148,25 +175,28 @@ class CUDAEngine:
                         sums, counts, xp)
         return labels, sqdist, sums, counts
 
-    def sqdist_to_row(self, index):
-        dist, _ = self.candidate_potentials(self.xp.asarray([index]), None)
-        return dist[:, 0].copy()
+    def plusplus_start(self, first):
+        dist = self._candidate_sqdist(self.xp.asarray([int(first)]))
+        return PlusPlusState(dist[:, 0].copy(), None, None)
 
-    def candidate_potentials(self, cand_rows, closest):
+    def _candidate_sqdist(self, cand_rows):
         from ._lloyd_cuda import candidate_sqdist_cuda
         xp = self.xp
         n, d = self.X.shape
         cands = xp.ascontiguousarray((self.X[cand_rows] - self.shift).astype(self.X.dtype))
         dist = xp.empty((n, cands.shape[0]), dtype=np.float64)
         rows_per_chunk = gpu_rows_per_chunk(cands.shape[0], d, 8, self.working_memory)
-        candidate_sqdist_cuda(self.X, self.shift, cands, rows_per_chunk, dist, xp)
-        if closest is None:
-            return dist, None
-        pots = (self.weights[:, None] * xp.minimum(closest[:, None], dist)).sum(axis=0)
-        return dist, pots
+        candidate_sqdist_cuda(self.X, self.shift, cands, rows_per_chunk, dist, self.xp)
+        return dist
 
-    def take_closest(self, closest, dist, q):
-        self.xp.minimum(closest, dist[:, q], out=closest)
+    def plusplus_potentials(self, state, cand_rows):
+        dist = self._candidate_sqdist(cand_rows)
+        state.candidates = dist  # kept for plusplus_take
+        xp = self.xp
+        return (self.weights[:, None] * xp.minimum(state.closest[:, None], dist)).sum(axis=0)
+
+    def plusplus_take(self, state, q):
+        self.xp.minimum(state.closest, state.candidates[:, q], out=state.closest)
 
     def rows(self, index):
         return self.X[index].astype(np.float64) - self.shift64

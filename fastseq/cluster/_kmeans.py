@@ -82,7 +82,45 @@ def check_init_array(init, n_clusters, n_features, dtype, name="init"):
     return np.asarray(_backend.to_device(init, "cpu"))
 
 
-class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
+class FittedCentersMixin:
+    """predict / transform / score for estimators with ``cluster_centers_`` (KMeans and
+    MiniBatchKMeans): chunked, on the device the fit ran on, results in the caller's type."""
+
+    def _assign(self, X):
+        from ._distances import nearest_centers_array
+        check_fitted(self)
+        X, origin, device = validate_data(self, X, reset=False)
+        C = _backend.to_device(self.cluster_centers_.astype(X.dtype, copy=False), device)
+        labels, sqdist = nearest_centers_array(X, C, device, self._working_memory())
+        return X, origin, device, labels, sqdist
+
+    def _working_memory(self):
+        return getattr(self, "working_memory", None)
+
+    def predict(self, X):
+        """Index of the nearest center of each row: (n,) int64 in X's array type."""
+        _, origin, _, labels, _ = self._assign(X)
+        return _backend.wrap(labels, origin)
+
+    def transform(self, X):
+        """Euclidean distances to every center: (n, n_clusters) in X's dtype and array type."""
+        from ._distances import pairwise_sqdist
+        check_fitted(self)
+        X, origin, device = validate_data(self, X, reset=False)
+        C = _backend.to_device(self.cluster_centers_.astype(X.dtype, copy=False), device)
+        D = pairwise_sqdist(X, C, device=device, working_memory=self._working_memory())
+        xp = _backend.get_namespace(device)
+        return _backend.wrap(xp.sqrt(D), origin)
+
+    def score(self, X, y=None, sample_weight=None):
+        """Minus the (weighted) inertia of X against the fitted centers (higher is better)."""
+        X, _, device, _, sqdist = self._assign(X)
+        xp = _backend.get_namespace(device)
+        w = check_sample_weight(sample_weight, X.shape[0], np.float64, xp=xp)
+        return -float((w * sqdist).sum())
+
+
+class KMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEstimator):
     """K-means clustering (Lloyd's algorithm), as ``sklearn.cluster.KMeans`` with a ``device``.
 
     Parameters
@@ -210,35 +248,3 @@ class KMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit_transform(self, X, y=None, sample_weight=None):
         """fit, then the Euclidean distances of X to the centers (in X's array type)."""
         return self.fit(X, sample_weight=sample_weight).transform(X)
-
-    # -- using a fitted model ----------------------------------------------------------------
-
-    def _assign(self, X):
-        from ._distances import nearest_centers_array
-        check_fitted(self)
-        X, origin, device = validate_data(self, X, reset=False)
-        C = _backend.to_device(self.cluster_centers_.astype(X.dtype, copy=False), device)
-        labels, sqdist = nearest_centers_array(X, C, device, self.working_memory)
-        return X, origin, device, labels, sqdist
-
-    def predict(self, X):
-        """Index of the nearest center of each row: (n,) int64 in X's array type."""
-        _, origin, _, labels, _ = self._assign(X)
-        return _backend.wrap(labels, origin)
-
-    def transform(self, X):
-        """Euclidean distances to every center: (n, n_clusters) in X's dtype and array type."""
-        from ._distances import pairwise_sqdist
-        check_fitted(self)
-        X, origin, device = validate_data(self, X, reset=False)
-        C = _backend.to_device(self.cluster_centers_.astype(X.dtype, copy=False), device)
-        D = pairwise_sqdist(X, C, device=device, working_memory=self.working_memory)
-        xp = _backend.get_namespace(device)
-        return _backend.wrap(xp.sqrt(D), origin)
-
-    def score(self, X, y=None, sample_weight=None):
-        """Minus the (weighted) inertia of X against the fitted centers (higher is better)."""
-        X, _, device, _, sqdist = self._assign(X)
-        xp = _backend.get_namespace(device)
-        w = check_sample_weight(sample_weight, X.shape[0], np.float64, xp=xp)
-        return -float((w * sqdist).sum())

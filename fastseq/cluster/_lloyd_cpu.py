@@ -6,9 +6,12 @@ its cluster's float64 accumulators. Chunks are grouped into a fixed number of sl
 the shape, never of the thread count); each slot sums its chunks in order and the slots are
 reduced in order, so a fit is bit-identical whatever the number of threads.
 
-``plusplus_potentials`` is the inner step of greedy k-means++: for a handful of candidate centers
-it computes each row's squared distance to each candidate and the potential Σ w·min(closest, d)
-each candidate would give, in one pass over the data.
+``plusplus_potentials`` / ``plusplus_update`` are the inner step of greedy k-means++: the potential
+Σ w·min(closest, d) each of a handful of candidate centers would give, then the update of every
+row's closest distance for the chosen one. Both skip the rows that the triangle inequality proves
+unaffected: a row at distance r from its current center c_j cannot get closer to a candidate q
+with ||c_j - q|| >= 2r, so only its (cached) closest distance is read, not its coordinates. The
+values are the ones the unpruned computation gives; only the work is smaller.
 
 Kernels never validate: the driver (``_kmeans.py``) does.
 """
@@ -63,14 +66,28 @@ def lloyd_pass(X, weights, C, Cs, cnorm, shift, direct, chunk, update, labels, s
                         acc[t] += w * np.float64(xs[i, t])
 
 
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def plusplus_potentials(X, shift, weights, closest, cands, chunk, dist, pots):
-    """One greedy k-means++ step over the data, in one pass.
+# A row is skipped only when ||c_j - q||^2 >= 4 r^2 (1 + PRUNE_MARGIN): far above the float32
+# rounding of the distances, so a skipped row is one whose distance could not have won.
+PRUNE_MARGIN = 1e-3
 
-    X (n, d); shift (d,) and cands (t, d) (candidates, already shifted) in X's dtype; weights and
-    closest (n,) float64 (each row's squared distance to its nearest chosen center). Writes
-    dist (n, t) float64, the squared distance of each row to each candidate, and pots (S, t)
-    float64, per-slot Σ w·min(closest, dist) for S = pots.shape[0] fixed slots (reduce in order).
+
+@njit(cache=True, fastmath=FASTMATH, inline="always")
+def _sqdist_shifted(X, row, shift, point):
+    """||(X[row] - shift) - point||^2 summed in X's dtype (shifted data: no cancellation)."""
+    acc = X.dtype.type(0)
+    for t in range(X.shape[1]):
+        diff = (X[row, t] - shift[t]) - point[t]
+        acc += diff * diff
+    return np.float64(acc)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def plusplus_potentials(X, shift, weights, closest, nearest, cands, cc2, chunk, pots):
+    """Per-slot potentials (S, t) of the candidates cands (t, d) (shifted, X's dtype).
+
+    closest (n,) float64: each row's squared distance to its nearest chosen center, whose index
+    is nearest (n,) int64; cc2 (k_chosen, t) float64: squared distances between the chosen
+    centers and the candidates. Slot s sums chunks s, s + S, ... in order (reduce slots in order).
     """
     n, d = X.shape
     n_cand = cands.shape[0]
@@ -79,98 +96,52 @@ def plusplus_potentials(X, shift, weights, closest, cands, chunk, dist, pots):
     for s in prange(n_slots):
         pot = pots[s]
         pot[:] = 0.0
-        xs = np.empty(d, dtype=X.dtype)
+        need = np.empty(n_cand, dtype=np.bool_)
         for c in range(s, n_chunks, n_slots):
             for row in range(c * chunk, min(c * chunk + chunk, n)):
-                for t in range(d):
-                    xs[t] = X[row, t] - shift[t]
+                r2 = closest[row]
                 w = weights[row]
-                near = closest[row]
+                limit = 4.0 * r2 * (1.0 + PRUNE_MARGIN)
+                near = cc2[nearest[row]]
+                any_need = False
                 for q in range(n_cand):
-                    acc = X.dtype.type(0)
-                    cq = cands[q]
-                    for t in range(d):
-                        diff = xs[t] - cq[t]
-                        acc += diff * diff
-                    v = np.float64(acc)
-                    dist[row, q] = v
-                    pot[q] += w * (v if v < near else near)
+                    need[q] = near[q] < limit
+                    any_need |= need[q]
+                if not any_need:
+                    wr = w * r2
+                    for q in range(n_cand):
+                        pot[q] += wr
+                    continue
+                for q in range(n_cand):
+                    v = r2
+                    if need[q]:
+                        dq = _sqdist_shifted(X, row, shift, cands[q])
+                        v = dq if dq < r2 else r2
+                    pot[q] += w * v
 
 
-@njit(cache=True, fastmath=FASTMATH)
-def take_closest(closest, dist, q):
-    """closest = min(closest, dist[:, q]) in place."""
-    for i in range(closest.shape[0]):
-        v = dist[i, q]
-        if v < closest[i]:
-            closest[i] = v
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def plusplus_update(X, shift, closest, nearest, point, cc2_point, new_index, chunk):
+    """Take the chosen center ``point`` (d,) (shifted, X's dtype) with index ``new_index``:
+    closest / nearest are updated in place where it is nearer. cc2_point (k_chosen,) float64:
+    squared distances from the chosen centers to ``point``."""
+    n = X.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        for row in range(c * chunk, min(c * chunk + chunk, n)):
+            r2 = closest[row]
+            if cc2_point[nearest[row]] < 4.0 * r2 * (1.0 + PRUNE_MARGIN):
+                dq = _sqdist_shifted(X, row, shift, point)
+                if dq < r2:
+                    closest[row] = dq
+                    nearest[row] = new_index
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
 def sqdist_to_point(X, shift, point, chunk, out):
     """out (n,) float64 = squared distance of every row of X to ``point`` (d,), shifted alike."""
-    n, d = X.shape
+    n = X.shape[0]
     n_chunks = (n + chunk - 1) // chunk
     for c in prange(n_chunks):
         for row in range(c * chunk, min(c * chunk + chunk, n)):
-            acc = 0.0
-            for t in range(d):
-                diff = np.float64(X[row, t] - shift[t]) - np.float64(point[t])
-                acc += diff * diff
-            out[row] = acc
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def plusplus_potentials_gemm(X, shift, xnorm, weights, closest, cands_t, cnorm, chunk, dist,
-                             pots):
-    """:func:`plusplus_potentials` through BLAS: per chunk, the shifted rows times the candidates
-    (d, t) with ||x||^2 - 2 x.c + ||c||^2, clamped at 0 (as scikit-learn's float32 k-means++).
-
-    xnorm (n,) the rows' shifted squared norms and cnorm (t,) the candidates', in X's dtype.
-    """
-    n, d = X.shape
-    n_cand = cands_t.shape[1]
-    n_slots = pots.shape[0]
-    n_chunks = (n + chunk - 1) // chunk
-    two = X.dtype.type(2)
-    for s in prange(n_slots):
-        pot = pots[s]
-        pot[:] = 0.0
-        xs = np.empty((chunk, d), dtype=X.dtype)
-        prod = np.empty((chunk, n_cand), dtype=X.dtype)
-        for c in range(s, n_chunks, n_slots):
-            start = c * chunk
-            stop = min(start + chunk, n)
-            m = stop - start
-            for i in range(m):
-                for t in range(d):
-                    xs[i, t] = X[start + i, t] - shift[t]
-            if m == chunk:
-                np.dot(xs, cands_t, prod)
-                block = prod
-            else:
-                block = np.dot(xs[:m], cands_t)
-            for i in range(m):
-                row = start + i
-                w = weights[row]
-                near = closest[row]
-                xn = xnorm[row]
-                for q in range(n_cand):
-                    v = xn + cnorm[q] - two * block[i, q]
-                    v = np.float64(v) if v > 0 else 0.0
-                    dist[row, q] = v
-                    pot[q] += w * (v if v < near else near)
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
-def shifted_sqnorms(X, shift, chunk, out):
-    """out (n,) in X's dtype: ||X[i] - shift||^2, summed in float64."""
-    n, d = X.shape
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks):
-        for row in range(c * chunk, min(c * chunk + chunk, n)):
-            acc = 0.0
-            for t in range(d):
-                v = np.float64(X[row, t] - shift[t])
-                acc += v * v
-            out[row] = acc
+            out[row] = _sqdist_shifted(X, row, shift, point)
