@@ -34,13 +34,20 @@ def load_matrix(path: str):
 
 
 def _load_csv(path):
+    import warnings
     for skip in (0, 1):
         try:
-            return np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file: reported below, in one line
+                X = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=skip)
         except ValueError as exc:
             error = exc
+            continue
         except OSError as exc:
             raise ValueError(f"INPUT: cannot read {path} ({exc})") from None
+        if X.size == 0:
+            raise ValueError(f"INPUT: no numeric rows in {path}")
+        return X
     raise ValueError(f"INPUT: cannot parse {path} as numeric CSV ({error})")
 
 
