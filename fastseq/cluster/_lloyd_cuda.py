@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from numba import cuda, float64
 
-from ._nearest_cuda import LANES, ROWS_PER_BLOCK, _launch, _launch_kwargs, argmin_rows
+from ._nearest_cuda import _launch, _launch_kwargs, assign_chunk_cuda
 
 FEATURES_PER_BLOCK = 32
 ROWS_PER_UPDATE_BLOCK = 8
@@ -67,10 +67,7 @@ def lloyd_pass_cuda(X, weights, C, Cs, cnorm, shift, rows_per_chunk, update, lab
         counts[...] = 0
     for start in range(0, n, rows_per_chunk):
         stop = min(start + rows_per_chunk, n)
-        tile = xp.matmul(X[start:stop] - shift, Cs_t)
-        blocks = (stop - start + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
-        _launch(argmin_rows, (blocks,), (LANES, ROWS_PER_BLOCK), stream,
-                tile, cnorm, X, C, start, labels, sqdist)
+        assign_chunk_cuda(X, C, Cs_t, cnorm, shift, start, stop, labels, sqdist, xp, stream)
         if update:
             grid = ((d + FEATURES_PER_BLOCK - 1) // FEATURES_PER_BLOCK,
                     (stop - start + ROWS_PER_UPDATE_BLOCK - 1) // ROWS_PER_UPDATE_BLOCK)

@@ -119,12 +119,18 @@ def nearest_centers_cuda(X, C, rows_per_chunk, xp, *, direct=False):
     Cs_t = xp.ascontiguousarray((C - shift).T)
     cnorm = ((C - shift).astype(np.float64) ** 2).sum(axis=1).astype(X.dtype)
     for start in range(0, n, rows_per_chunk):
-        stop = min(start + rows_per_chunk, n)
-        tile = xp.matmul(X[start:stop] - shift, Cs_t)
-        blocks = (stop - start + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
-        _launch(argmin_rows, (blocks,), (LANES, ROWS_PER_BLOCK), stream,
-                tile, cnorm, X, C, start, labels, sqdist)
+        assign_chunk_cuda(X, C, Cs_t, cnorm, shift, start, min(start + rows_per_chunk, n),
+                          labels, sqdist, xp, stream)
     return labels, sqdist
+
+
+def assign_chunk_cuda(X, C, Cs_t, cnorm, shift, start, stop, labels, sqdist, xp, stream):
+    """Rows start..stop: the shifted cuBLAS product with Cs_t = (C - shift).T (d, k), then the
+    fused argmin kernel writes labels and exact float64 squared distances to C."""
+    tile = xp.matmul(X[start:stop] - shift, Cs_t)
+    blocks = (stop - start + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
+    _launch(argmin_rows, (blocks,), (LANES, ROWS_PER_BLOCK), stream,
+            tile, cnorm, X, C, start, labels, sqdist)
 
 
 def _launch(kernel, grid, block, stream, *args):
