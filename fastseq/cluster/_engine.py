@@ -36,7 +36,7 @@ class PlusPlusState:
     nearest: object
     chosen: list | None
     candidates: object = None
-    cc2: object = None
+    newdist: object = None
 
 
 class CPUEngine:
@@ -113,18 +113,19 @@ class CPUEngine:
         chunk = 4096
         slots = max(1, min(MAX_SLOTS, (n + chunk - 1) // chunk))
         pots = np.empty((slots, len(cand_rows)), dtype=np.float64)
+        if state.newdist is None or state.newdist.shape[0] != len(cand_rows):
+            state.newdist = np.empty((len(cand_rows), n), dtype=np.float64)
         _lloyd_cpu.plusplus_potentials(self.X, self.shift, self.weights, state.closest,
-                                       state.nearest, cands, cc2, chunk, pots)
-        state.candidates, state.cc2 = cands, cc2
+                                       state.nearest, cands, cc2, chunk, pots, state.newdist)
+        state.candidates = cands
         return pots.sum(axis=0)
 
     def plusplus_take(self, state, q):
         """Add candidate ``q`` of the last :meth:`plusplus_potentials` call to the chosen centers."""
         from . import _lloyd_cpu
-        point = state.candidates[q]
-        _lloyd_cpu.plusplus_update(self.X, self.shift, state.closest, state.nearest, point,
-                                   np.ascontiguousarray(state.cc2[:, q]), len(state.chosen), 4096)
-        state.chosen.append(point)
+        _lloyd_cpu.plusplus_update(state.closest, state.nearest, state.newdist[q],
+                                   len(state.chosen), 4096)
+        state.chosen.append(state.candidates[q])
 
     def rows(self, index):
         """Rows of X as float64 shifted coordinates (for relocation and initial centers)."""

@@ -82,12 +82,14 @@ def _sqdist_shifted(X, row, shift, point):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def plusplus_potentials(X, shift, weights, closest, nearest, cands, cc2, chunk, pots):
+def plusplus_potentials(X, shift, weights, closest, nearest, cands, cc2, chunk, pots, newdist):
     """Per-slot potentials (S, t) of the candidates cands (t, d) (shifted, X's dtype).
 
     closest (n,) float64: each row's squared distance to its nearest chosen center, whose index
     is nearest (n,) int64; cc2 (k_chosen, t) float64: squared distances between the chosen
-    centers and the candidates. Slot s sums chunks s, s + S, ... in order (reduce slots in order).
+    centers and the candidates. Writes newdist (t, n) float64 = min(closest, d(row, candidate)),
+    the closest distances if that candidate is taken. Slot s sums chunks s, s + S, ... in order
+    (reduce the slots in order).
     """
     n, d = X.shape
     n_cand = cands.shape[0]
@@ -97,6 +99,7 @@ def plusplus_potentials(X, shift, weights, closest, nearest, cands, cc2, chunk, 
         pot = pots[s]
         pot[:] = 0.0
         need = np.empty(n_cand, dtype=np.bool_)
+        xs = np.empty(d, dtype=X.dtype)
         for c in range(s, n_chunks, n_slots):
             for row in range(c * chunk, min(c * chunk + chunk, n)):
                 r2 = closest[row]
@@ -107,34 +110,35 @@ def plusplus_potentials(X, shift, weights, closest, nearest, cands, cc2, chunk, 
                 for q in range(n_cand):
                     need[q] = near[q] < limit
                     any_need |= need[q]
-                if not any_need:
-                    wr = w * r2
-                    for q in range(n_cand):
-                        pot[q] += wr
-                    continue
+                if any_need:
+                    for t in range(d):
+                        xs[t] = X[row, t] - shift[t]
                 for q in range(n_cand):
                     v = r2
                     if need[q]:
-                        dq = _sqdist_shifted(X, row, shift, cands[q])
+                        cq = cands[q]
+                        acc = X.dtype.type(0)
+                        for t in range(d):
+                            diff = xs[t] - cq[t]
+                            acc += diff * diff
+                        dq = np.float64(acc)
                         v = dq if dq < r2 else r2
+                    newdist[q, row] = v
                     pot[q] += w * v
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def plusplus_update(X, shift, closest, nearest, point, cc2_point, new_index, chunk):
-    """Take the chosen center ``point`` (d,) (shifted, X's dtype) with index ``new_index``:
-    closest / nearest are updated in place where it is nearer. cc2_point (k_chosen,) float64:
-    squared distances from the chosen centers to ``point``."""
-    n = X.shape[0]
+def plusplus_update(closest, nearest, newdist, new_index, chunk):
+    """Take a candidate: closest = newdist (its row of :func:`plusplus_potentials`' output) and
+    nearest = new_index where the candidate is nearer."""
+    n = closest.shape[0]
     n_chunks = (n + chunk - 1) // chunk
     for c in prange(n_chunks):
         for row in range(c * chunk, min(c * chunk + chunk, n)):
-            r2 = closest[row]
-            if cc2_point[nearest[row]] < 4.0 * r2 * (1.0 + PRUNE_MARGIN):
-                dq = _sqdist_shifted(X, row, shift, point)
-                if dq < r2:
-                    closest[row] = dq
-                    nearest[row] = new_index
+            v = newdist[row]
+            if v < closest[row]:
+                closest[row] = v
+                nearest[row] = new_index
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
