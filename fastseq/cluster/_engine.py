@@ -24,6 +24,10 @@ from ._distances import DIRECT_MAX_FEATURES, cpu_rows_per_chunk, gpu_rows_per_ch
 MAX_SLOTS = 16
 # ... and the slots' float64 (k, d) sums stay within this many bytes.
 SLOT_BYTES = 64 * 2**20
+# Below this many clusters a plain pass costs little more than keeping the bounds.
+PRUNE_MIN_CLUSTERS = 8
+# Tighten upper bounds (one exact distance per row) only when few rows are left to reassign.
+TIGHTEN_MAX_FRACTION = 0.5
 
 
 @dataclass
@@ -37,6 +41,19 @@ class PlusPlusState:
     chosen: list | None
     candidates: object = None
     newdist: object = None
+
+
+@dataclass
+class BoundsState:
+    """Hamerly bounds between Lloyd iterations: labels, upper / lower distance bounds (n,),
+    the rows' shifted squared norms, and the shifted centers of the last pass."""
+
+    labels: object
+    upper: object
+    lower: object
+    xnorm: object
+    Cs_prev: object = None
+    reassigned: int = 0
 
 
 class CPUEngine:
@@ -88,6 +105,64 @@ class CPUEngine:
         if not update:
             return labels, sqdist, None, None
         return labels, sqdist, sums.sum(axis=0), counts.sum(axis=0)
+
+    # -- Lloyd with bounds (Hamerly) -----------------------------------------------------
+
+    def start_pruning(self, k):
+        """Bounds for :meth:`lloyd_pass_pruned`, or None where the plain pass is as cheap (small
+        d, where distances are summed directly, or very few clusters)."""
+        if self.direct or k < PRUNE_MIN_CLUSTERS:
+            return None
+        from . import _hamerly_cpu
+        n = self.X.shape[0]
+        xnorm = np.empty(n, dtype=np.float64)
+        _hamerly_cpu.shifted_sqnorms(self.X, self.shift, 4096, xnorm)
+        return BoundsState(np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n), xnorm)
+
+    def lloyd_pass_pruned(self, Cs64, state):
+        """:meth:`lloyd_pass` (update=True) that reassigns only the rows whose bounds do not prove
+        their center unchanged; same labels, distances, sums and counts as the plain pass."""
+        from . import _hamerly_cpu
+        X = self.X
+        n, d = X.shape
+        k = Cs64.shape[0]
+        chunk, slots = self._layout(k)
+        C, Cs, cnorm = self.centers(Cs64)
+        Cs_f64 = Cs.astype(np.float64)
+        norms2 = np.einsum("ij,ij->i", Cs_f64, Cs_f64)
+        cs_max = float(np.sqrt(norms2.max()))
+        err_scale = 2.0 * (d + 2) * float(np.finfo(X.dtype).eps)
+        with single_threaded_blas():
+            if state.Cs_prev is None:
+                rows = np.arange(n, dtype=np.int64)
+            else:
+                delta = np.sqrt(((Cs_f64 - state.Cs_prev) ** 2).sum(axis=1))
+                gap2 = norms2[:, None] + norms2[None, :] - 2.0 * (Cs_f64 @ Cs_f64.T)
+                gap2 -= 1e-12 * (norms2[:, None] + norms2[None, :])  # stay a lower bound
+                np.fill_diagonal(gap2, np.inf)
+                half_gap = 0.5 * np.sqrt(np.maximum(gap2.min(axis=1), 0.0))
+                order = np.argsort(delta)
+                top, second = float(delta[order[-1]]), float(delta[order[-2]])
+                mark = np.empty(n, dtype=np.uint8)
+                _hamerly_cpu.screen(state.labels, state.upper, state.lower, state.xnorm,
+                                    err_scale, cs_max, half_gap, delta, top, second,
+                                    int(order[-1]), 4096, mark)
+                rows = np.flatnonzero(mark)
+                if len(rows) <= TIGHTEN_MAX_FRACTION * n:  # else most would fail again anyway
+                    _hamerly_cpu.tighten(X, self.shift, Cs, state.labels, state.upper,
+                                         state.lower, state.xnorm, err_scale, cs_max, half_gap,
+                                         rows, 1024, mark)
+                    rows = np.flatnonzero(mark)
+            state.reassigned = len(rows)
+            _hamerly_cpu.reassign(X, self.shift, Cs, cnorm, state.xnorm, err_scale, cs_max,
+                                  rows, chunk, state.labels, state.upper, state.lower)
+        sqdist = np.empty(n, dtype=np.float64)
+        sums = np.empty((slots, k, d), dtype=np.float64)
+        counts = np.empty((slots, k), dtype=np.float64)
+        _hamerly_cpu.accumulate(X, self.weights, C, self.shift, state.labels, chunk, sqdist,
+                                sums, counts)
+        state.Cs_prev = Cs_f64
+        return state.labels.copy(), sqdist, sums.sum(axis=0), counts.sum(axis=0)
 
     # -- greedy k-means++ ---------------------------------------------------------------
 

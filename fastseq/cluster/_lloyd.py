@@ -61,8 +61,11 @@ def new_centers(Cs64_old, sums, counts, xp):
     return xp.where(has[:, None], sums / safe[:, None], Cs64_old)
 
 
-def lloyd(engine, Cs64, *, max_iter, tol, verbose=0, callback=None):
+def lloyd(engine, Cs64, *, max_iter, tol, verbose=0, callback=None, prune=True):
     """Run Lloyd iterations from the initial centers Cs64 (k, d), shifted float64.
+
+    With ``prune`` (and an engine that supports it) each iteration reassigns only the rows whose
+    Hamerly bounds do not prove their center unchanged; the result is the plain iteration's.
 
     ``tol`` is absolute (scikit-learn's tol times the mean feature variance). ``callback``, when
     given, is called as ``callback(iteration, inertia)`` after each iteration.
@@ -72,8 +75,13 @@ def lloyd(engine, Cs64, *, max_iter, tol, verbose=0, callback=None):
     strict = False
     labels = sqdist = None
     n_iter = 0
+    bounds = engine.start_pruning(Cs64.shape[0]) if prune and hasattr(engine, "start_pruning") \
+        else None
     for n_iter in range(1, max_iter + 1):
-        labels, sqdist, sums, counts = engine.lloyd_pass(Cs64)
+        if bounds is None:
+            labels, sqdist, sums, counts = engine.lloyd_pass(Cs64)
+        else:
+            labels, sqdist, sums, counts = engine.lloyd_pass_pruned(Cs64, bounds)
         relocate_empty_clusters(engine, sums, counts, labels, sqdist)
         Cs64_new = new_centers(Cs64, sums, counts, xp)
         shift_tot = float(((Cs64_new - Cs64) ** 2).sum())

@@ -287,3 +287,28 @@ def test_predict_before_fit_and_feature_mismatch():
         km.predict(X[:, :2])
     with pytest.raises(ValueError, match="n_clusters"):
         fastseq.kmeans_plusplus(X, 11)
+
+
+@pytest.mark.parametrize("dtype,offset,spread", [(np.float32, 0.0, 1.0), (np.float32, 1e4, 3.0),
+                                                 (np.float64, 0.0, 0.5)])
+def test_bounds_skip_only_unchanged_rows(rng, dtype, offset, spread):
+    """Lloyd with Hamerly bounds gives bit-for-bit the plain iterations' labels and centers."""
+    from fastseq.cluster._engine import CPUEngine
+    from fastseq.cluster._lloyd import lloyd
+    X, _ = blobs(rng, n=6000, d=12, k=40, spread=spread, dtype=dtype)
+    X = X + dtype(offset)
+    w = rng.uniform(0.5, 2.0, len(X))
+    shift = X.mean(axis=0, dtype=np.float64).astype(dtype)
+    engine = CPUEngine(X, w, shift)
+    init = X[rng.choice(len(X), 40, replace=False)].astype(np.float64) - shift
+    plain = lloyd(engine, init, max_iter=40, tol=0, prune=False)
+    pruned = lloyd(engine, init, max_iter=40, tol=0, prune=True)
+    assert pruned.n_iter == plain.n_iter
+    np.testing.assert_array_equal(pruned.labels, plain.labels)
+    np.testing.assert_array_equal(pruned.Cs64, plain.Cs64)
+    assert pruned.inertia == plain.inertia
+    bounds = engine.start_pruning(40)
+    Cs64 = pruned.Cs64
+    engine.lloyd_pass_pruned(Cs64, bounds)
+    engine.lloyd_pass_pruned(Cs64, bounds)  # centers did not move: nothing to reassign
+    assert bounds.reassigned == 0
