@@ -15,6 +15,10 @@ _API = {
     "KMeans": "fastseq.cluster",
     "kmeans_plusplus": "fastseq.cluster",
     "MiniBatchKMeans": "fastseq.cluster",
+    "silhouette_score": "fastseq.cluster",
+    "silhouette_samples": "fastseq.cluster",
+    "select_k": "fastseq.cluster",
+    "SelectKResult": "fastseq.cluster",
     "gpu_status": "fastseq._backend",
 }
 

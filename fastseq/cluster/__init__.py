@@ -5,4 +5,4 @@ from ._kmeans import KMeans
 from ._kmeans_plusplus import kmeans_plusplus
 from ._minibatch import MiniBatchKMeans
 
-__all__ = ["KMeans", "MiniBatchKMeans", "kmeans_plusplus", "nearest_centers", "pairwise_sqdist"]
+__all__ = ["KMeans", "MiniBatchKMeans", "SelectKResult", "kmeans_plusplus", "nearest_centers", "pairwise_sqdist", "select_k", "silhouette_samples", "silhouette_score"]
