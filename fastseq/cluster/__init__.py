@@ -4,5 +4,8 @@ from ._distances import nearest_centers, pairwise_sqdist
 from ._kmeans import KMeans
 from ._kmeans_plusplus import kmeans_plusplus
 from ._minibatch import MiniBatchKMeans
+from ._select_k import SelectKResult, select_k
+from ._silhouette import silhouette_samples, silhouette_score
 
-__all__ = ["KMeans", "MiniBatchKMeans", "SelectKResult", "kmeans_plusplus", "nearest_centers", "pairwise_sqdist", "select_k", "silhouette_samples", "silhouette_score"]
+__all__ = ["KMeans", "MiniBatchKMeans", "SelectKResult", "kmeans_plusplus", "nearest_centers", "pairwise_sqdist",
+           "select_k", "silhouette_samples", "silhouette_score"]
