@@ -163,9 +163,8 @@ def accumulate(X, weights, C, shift, labels, chunk, sqdist, sums, counts):
                 w = weights[i]
                 sqdist[i] = _winner_sqdist(X, C, i, j)
                 slot_counts[j] += w
-                acc = slot_sums[j]
-                for t in range(d):
-                    acc[t] += w * np.float64(xs[r, t])
+                for t in range(d):  # 2-D indexing: a row view per row costs reference counting
+                    slot_sums[j, t] += w * np.float64(xs[r, t])
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)

@@ -52,18 +52,18 @@ def lloyd_pass(X, weights, C, Cs, cnorm, shift, direct, chunk, update, labels, s
             assign_chunk(X, C, Cs, cnorm, shift, direct, start, stop, scratch, labels, sqdist)
             if not update:
                 continue
+            # (2-D indexing, not a row view per row: a view costs reference counting)
             for i in range(stop - start):
                 row = start + i
                 j = labels[row]
                 w = weights[row]
                 slot_counts[j] += w
-                acc = slot_sums[j]
                 if direct:  # the direct strategy does not leave shifted rows in the scratch
                     for t in range(d):
-                        acc[t] += w * (np.float64(X[row, t]) - np.float64(shift[t]))
+                        slot_sums[j, t] += w * (np.float64(X[row, t]) - np.float64(shift[t]))
                 else:
                     for t in range(d):
-                        acc[t] += w * np.float64(xs[i, t])
+                        slot_sums[j, t] += w * np.float64(xs[i, t])
 
 
 # A row is skipped only when ||c_j - q||^2 >= 4 r^2 (1 + PRUNE_MARGIN): far above the float32
@@ -105,10 +105,10 @@ def plusplus_potentials(X, shift, weights, closest, nearest, cands, cc2, chunk, 
                 r2 = closest[row]
                 w = weights[row]
                 limit = 4.0 * r2 * (1.0 + PRUNE_MARGIN)
-                near = cc2[nearest[row]]
+                j = nearest[row]
                 any_need = False
                 for q in range(n_cand):
-                    need[q] = near[q] < limit
+                    need[q] = cc2[j, q] < limit
                     any_need |= need[q]
                 if any_need:
                     for t in range(d):
@@ -116,10 +116,9 @@ def plusplus_potentials(X, shift, weights, closest, nearest, cands, cc2, chunk, 
                 for q in range(n_cand):
                     v = r2
                     if need[q]:
-                        cq = cands[q]
                         acc = X.dtype.type(0)
                         for t in range(d):
-                            diff = xs[t] - cq[t]
+                            diff = xs[t] - cands[q, t]
                             acc += diff * diff
                         dq = np.float64(acc)
                         v = dq if dq < r2 else r2

@@ -81,10 +81,12 @@ def _argmin_columns(tile, cnorm, best, best_idx):
 
 @njit(cache=True)
 def make_scratch(X, k, chunk):
-    """Per-worker scratch for :func:`assign_chunk`: (xs, tile, best, best_idx)."""
+    """Per-worker scratch for :func:`assign_chunk`: (xs, tile, best, best_idx) in X's dtype for
+    the GEMM strategy, and (acc, best, best_idx) in float64 for the direct one."""
     d = X.shape[1]
     return (np.empty((chunk, d), dtype=X.dtype), np.empty((k, chunk), dtype=X.dtype),
-            np.empty(chunk, dtype=X.dtype), np.empty(chunk, dtype=X.dtype))
+            np.empty(chunk, dtype=X.dtype), np.empty(chunk, dtype=X.dtype),
+            np.empty((3, chunk), dtype=np.float64))
 
 
 @njit(cache=True, fastmath=FASTMATH)
@@ -97,12 +99,17 @@ def assign_chunk(X, C, Cs, cnorm, shift, direct, start, stop, scratch, labels, s
     ``stop - start`` must not exceed the scratch's chunk size. On return (GEMM strategy) the
     scratch's ``xs[:m]`` holds the chunk's shifted rows, for callers that accumulate them.
     """
-    xs, tile, best, best_idx = scratch
+    xs, tile, best, best_idx, direct_buffers = scratch
     m = stop - start
     chunk = best.shape[0]
-    if direct:
-        _direct_columns(X, C, start, stop, xs, tile[0], best, best_idx)
-    elif m == chunk:
+    if direct:  # distances summed in float64 from differences: the minimum is the distance
+        acc, best64, idx64 = direct_buffers[0], direct_buffers[1], direct_buffers[2]
+        _direct_columns(X, C, start, stop, xs, acc, best64, idx64)
+        for i in range(m):
+            labels[start + i] = np.int64(idx64[i])
+            sqdist[start + i] = best64[i]
+        return
+    if m == chunk:
         shifted_rows(X, start, stop, shift, xs)
         np.dot(Cs, xs.T, tile)
         _argmin_columns(tile, cnorm, best, best_idx)
@@ -117,7 +124,8 @@ def assign_chunk(X, C, Cs, cnorm, shift, direct, start, stop, scratch, labels, s
 
 @njit(cache=True, fastmath=FASTMATH)
 def _direct_columns(X, C, start, stop, scratch, acc, best, best_idx):
-    """best / best_idx over rows start..stop from summed differences (small d).
+    """best / best_idx (float64) over rows start..stop from differences summed in float64
+    (small d; exact differences of float32 data, so best is the squared distance itself).
 
     The chunk is transposed into ``scratch`` (viewed as (d, m)) so that every inner loop runs over
     the chunk's rows, contiguous in xt and acc (m,), and vectorises whatever d is.
@@ -134,10 +142,10 @@ def _direct_columns(X, C, start, stop, scratch, acc, best, best_idx):
         for i in range(m):
             acc[i] = 0
         for t in range(d):
-            cjt = C[j, t]
+            cjt = np.float64(C[j, t])
             row = xt[t]
             for i in range(m):
-                diff = row[i] - cjt
+                diff = np.float64(row[i]) - cjt
                 acc[i] += diff * diff
         for i in range(m):
             _take_if_smaller(acc[i], i, fj, best, best_idx)
