@@ -137,6 +137,9 @@ def _direct_columns(X, C, start, stop, scratch, acc, best, best_idx):
     for t in range(d):
         for i in range(m):
             xt[t, i] = X[start + i, t]
+    if d == 2:  # the commonest small case, one fused pass per center
+        _direct_columns_2(xt[0], xt[1], C, m, best, best_idx)
+        return
     for j in range(C.shape[0]):
         fj = best_idx.dtype.type(j)
         for i in range(m):
@@ -149,6 +152,19 @@ def _direct_columns(X, C, start, stop, scratch, acc, best, best_idx):
                 acc[i] += diff * diff
         for i in range(m):
             _take_if_smaller(acc[i], i, fj, best, best_idx)
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _direct_columns_2(x0, x1, C, m, best, best_idx):
+    """:func:`_direct_columns` for d = 2: each center is one vectorised pass over the rows."""
+    for j in range(C.shape[0]):
+        fj = best_idx.dtype.type(j)
+        c0 = np.float64(C[j, 0])
+        c1 = np.float64(C[j, 1])
+        for i in range(m):
+            a = np.float64(x0[i]) - c0
+            b = np.float64(x1[i]) - c1
+            _take_if_smaller(a * a + b * b, i, fj, best, best_idx)
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
