@@ -93,7 +93,7 @@ def fastseq_kernel(kind, m):
     return run
 
 
-def time_pair(torch, fns, runs, warmup):
+def measure_pair(torch, fns, runs, warmup):
     """Median milliseconds of each callable, runs interleaved, CUDA events around each call."""
     times = [[] for _ in fns]
     for i in range(warmup + runs):
@@ -181,7 +181,7 @@ def main(argv=None):
                 got_t = got if isinstance(got, torch.Tensor) else torch.from_dlpack(got)
                 err = float((got_t - ref).abs().max())
             fns = [f_fs, f_th] + ([f_fs_full] if varlen else [])
-            ms = time_pair(torch, fns, args.runs, args.warmup)
+            ms = measure_pair(torch, fns, args.runs, args.warmup)
         row = dict(kind=kind, B=B, T=T, I=I, H=H, varlen=varlen, route=route, path=path,
                    plan=plan, fastseq_ms=ms[0], torch_ms=ms[1], speedup=ms[1] / ms[0],
                    max_abs_err=err)

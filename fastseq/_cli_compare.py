@@ -34,14 +34,17 @@ def conv_spec(batch, time_steps, features, hidden, kernel, layers) -> ModelSpec:
         t_out -= kernel - 1
         macs += max(t_out, 0) * hidden * f_in * kernel
         f_in = hidden
-    formula = (f"H*F*k + H = {hidden}*{features}*{kernel} + {hidden}"
-               + (f" (+ {layers - 1} x (H*H*k + H))" if layers > 1 else ""))
+    formula = f"H*F*k + H = {hidden}*{features}*{kernel} + {hidden}"
+    if layers > 1:
+        formula += f" + {layers - 1}*({hidden}*{hidden}*{kernel} + {hidden})"
+    formula += f" = {params:,}"
     return ModelSpec("Conv1d", params, formula, f"({batch}, {hidden}, {max(t_out, 0)})", macs,
                      layers)
 
 
 def recurrent_spec(kind, batch, time_steps, features, hidden, layers, bidirectional) -> ModelSpec:
-    """Elman RNN / GRU / LSTM with torch's two biases: G*(H*I + H*H + 2H) per layer and direction."""
+    """Elman RNN / GRU / LSTM with torch's two biases: G*(H*I + H*H + 2H) per layer and direction,
+    I = F for the first layer and D*H above it (D = 2 directions when bidirectional)."""
     from .rnn import param_count
     gates, directions = GATES[kind], 2 if bidirectional else 1
     params = param_count(kind, features, hidden, num_layers=layers, bidirectional=bidirectional)
@@ -49,40 +52,72 @@ def recurrent_spec(kind, batch, time_steps, features, hidden, layers, bidirectio
     for _ in range(layers):
         macs += directions * time_steps * gates * hidden * (i_size + hidden)
         i_size = directions * hidden
-    formula = (f"G*(H*I + H*H + 2H) = {gates}*({hidden}*{features} + {hidden}*{hidden} + "
-               f"2*{hidden})" + (f" x {directions} directions" if directions > 1 else "")
-               + (f", layers above take I = {directions}*H" if layers > 1 else ""))
-    shape = f"({batch}, {time_steps}, {directions * hidden}); h_n ({layers * directions}, {batch}, {hidden})"
+    d = f"{directions}*" if directions > 1 else ""
+    first = f"{d}{gates}*({hidden}*{features} + {hidden}*{hidden} + 2*{hidden})"
+    formula = "D*G*(H*I + H*H + 2H)" if directions > 1 else "G*(H*I + H*H + 2H)"
+    formula += f" = {first}"
+    if layers > 1:
+        above = (f"{layers - 1}*{d}{gates}*({hidden}*{directions * hidden} + {hidden}*{hidden} + "
+                 f"2*{hidden})")
+        formula += f" + {above}"
+    formula += f" = {params:,}"
+    if layers > 1:
+        formula += f" (layers above the first take I = {'D*' if directions > 1 else ''}H)"
+    n_states = layers * directions
+    shape = f"({batch}, {time_steps}, {directions * hidden}); h_n ({n_states}, {batch}, {hidden})"
+    if kind == "lstm":
+        shape += f", c_n ({n_states}, {batch}, {hidden})"
     return ModelSpec({"rnn": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}[kind], params, formula,
                      shape, macs, time_steps * layers)
 
 
-def _median_seconds(fn, repeats) -> float:
+def _median_seconds(fn, repeats, budget=3.0) -> float:
+    """Median of up to ``repeats`` timed calls after one warm-up call (which compiles); stops
+    early once the timed calls took ``budget`` seconds together (one call at the least)."""
     fn()  # compile / warm up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+        if sum(times) >= budget:
+            break
     return float(np.median(times))
 
 
 def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
-    """(fastseq seconds or None, torch seconds or None) for one forward pass of a batch."""
+    """(fastseq seconds or None, torch seconds or None) for one forward pass of a batch.
+
+    On ``device="cuda"`` fastseq gets a CuPy input and torch (when it has CUDA) runs there too;
+    both sides synchronise before the clock stops."""
     try:
         import torch
     except ImportError:
         torch = None
     batch, time_steps, features = x.shape
+    on_gpu = device == "cuda"
+    peer_gpu = on_gpu and torch is not None and torch.cuda.is_available()
+    if peer_gpu:
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+    def torch_call(module, xt):
+        def call():
+            module(xt)
+            if peer_gpu:
+                torch.cuda.synchronize()
+        return call
+
     fast = peer = None
+    where = "cuda" if peer_gpu else "cpu"
     if kind == "conv":
         if torch is not None:
             mods = [torch.nn.Conv1d(features if i == 0 else hidden, hidden, kernel)
                     for i in range(layers)]
-            net = torch.nn.Sequential(*mods).eval()
-            xt = torch.from_numpy(x).transpose(1, 2).contiguous()
+            net = torch.nn.Sequential(*mods).eval().to(where)
+            xt = torch.from_numpy(x).transpose(1, 2).contiguous().to(where)
             with torch.inference_mode():
-                peer = _median_seconds(lambda: net(xt), repeats)
+                peer = _median_seconds(torch_call(net, xt), repeats)
         return fast, peer
     import fastseq
     cls = {"rnn": fastseq.RNN, "gru": fastseq.GRU, "lstm": fastseq.LSTM}[kind]
@@ -91,13 +126,24 @@ def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
         tmod = tcls(features, hidden, num_layers=layers, batch_first=True,
                     bidirectional=bidirectional).eval()
         layer = cls.from_torch(tmod, device=device)
-        xt = torch.from_numpy(x)
+        tmod = tmod.to(where)
+        xt = torch.from_numpy(x).to(where)
         with torch.inference_mode():
-            peer = _median_seconds(lambda: tmod(xt), repeats)
+            peer = _median_seconds(torch_call(tmod, xt), repeats)
     else:
         layer = cls(features, hidden, num_layers=layers, batch_first=True,
-                    bidirectional=bidirectional, device=device)
-    fast = _median_seconds(lambda: layer(x), repeats)
+                    bidirectional=bidirectional, device=device, random_state=0)
+    if on_gpu:
+        import cupy
+        xd = cupy.asarray(x)
+
+        def fast_call():
+            layer(xd)
+            cupy.cuda.get_current_stream().synchronize()
+    else:
+        def fast_call():
+            layer(x)
+    fast = _median_seconds(fast_call, repeats)
     return fast, peer
 
 
@@ -106,7 +152,9 @@ def _ms(seconds):
 
 
 def run(args) -> int:
+    from ._backend import resolve_device
     from .cli import print_table
+    device = resolve_device(args.device)
     batch, time_steps, features, hidden = args.batch, args.time, args.features, args.hidden
     kernel, layers = args.kernel, args.layers
     if time_steps - layers * (kernel - 1) < 1:
@@ -122,7 +170,7 @@ def run(args) -> int:
     rows = []
     for kind, spec in specs.items():
         fast, peer = measure(kind, x, hidden, kernel, layers, args.bidirectional, args.repeats,
-                             args.device)
+                             device)
         rows.append([spec.name, f"{spec.params:,}", spec.output_shape, f"{spec.macs:,}",
                      str(spec.sequential_steps), _ms(fast),
                      _ms(None if fast is None else fast / batch), _ms(peer),
@@ -134,6 +182,19 @@ def run(args) -> int:
         print(f"  {spec.name:<11} {spec.formula}")
     if args.bidirectional:
         print("  (the convolution has no direction; bidirectional applies to the recurrent layers)")
-    print("\nThe convolution's steps run in parallel over time (one step per layer); a recurrent "
+    print(f"\nlatency: median of up to {args.repeats} forward passes after a warm-up (at most "
+          f"about 3 s of passes per model), on {device}; {_threads()}. The convolution runs on "
+          "torch only (fastseq has no convolution).")
+    print("The convolution's steps run in parallel over time (one step per layer); a recurrent "
           "layer must run its T steps one after another.")
     return 0
+
+
+def _threads() -> str:
+    import numba
+    text = f"numba {numba.get_num_threads()} threads"
+    try:
+        import torch
+    except ImportError:
+        return text + ", torch not installed"
+    return text + f", torch {torch.get_num_threads()} threads"

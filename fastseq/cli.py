@@ -120,15 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings (for example fewer distinct points than k) as one line, without source lines."""
+    stream = sys.stderr if file is None else file
+    first = str(message).strip().splitlines()
+    print(f"fastseq: warning: {first[0] if first else category.__name__}", file=stream)
+
+
 def main(argv=None) -> int:
+    import warnings
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            return args.func(args)
     except (ValueError, TypeError, RuntimeError, OSError, MemoryError) as exc:
         if os.environ.get("FASTSEQ_TRACEBACK"):
             raise
-        print(f"fastseq {args.command}: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).splitlines()) or type(exc).__name__  # always one line
+        print(f"fastseq {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"fastseq {args.command}: interrupted", file=sys.stderr)
