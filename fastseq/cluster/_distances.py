@@ -86,14 +86,17 @@ def nearest_centers_array(X, C, device, working_memory=None):
         import cupy
         rows = gpu_rows_per_chunk(C.shape[0], X.shape[1], X.dtype.itemsize, working_memory)
         return nearest_centers_cuda(X, C, rows, cupy, direct=direct)
-    from . import _nearest_cpu
+    from . import _lloyd_cpu
+    from ._engine import layout
     n = X.shape[0]
     labels = np.empty(n, dtype=np.int64)
     sqdist = np.empty(n, dtype=np.float64)
-    rows = cpu_rows_per_chunk(C.shape[0], X.dtype.itemsize, working_memory)
+    rows, slots = layout(n, C.shape[0], 1, X.dtype.itemsize, working_memory)
     Cs, cnorm, shift = shifted_centers(C)
+    unused = np.empty((1, 1, 1))
     with single_threaded_blas():
-        _nearest_cpu.nearest(X, C, Cs, cnorm, shift, direct, rows, n_workers(), labels, sqdist)
+        _lloyd_cpu.lloyd_pass(X, unused[0, 0], C, Cs, cnorm, shift, direct, rows, slots, False,
+                              labels, sqdist, unused, unused[0])
     return labels, sqdist
 
 

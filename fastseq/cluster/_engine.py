@@ -24,10 +24,19 @@ from ._distances import DIRECT_MAX_FEATURES, cpu_rows_per_chunk, gpu_rows_per_ch
 MAX_SLOTS = 16
 # ... and the slots' float64 (k, d) sums stay within this many bytes.
 SLOT_BYTES = 64 * 2**20
-# Below this many clusters a plain pass costs little more than keeping the bounds.
-PRUNE_MIN_CLUSTERS = 8
+# Below this many clusters a plain pass costs little more than keeping the bounds (and the
+# bounds kernels are not worth compiling).
+PRUNE_MIN_CLUSTERS = 32
 # Tighten upper bounds (one exact distance per row) only when few rows are left to reassign.
 TIGHTEN_MAX_FRACTION = 0.5
+
+
+def layout(n, k, d, itemsize, working_memory=None):
+    """(rows per chunk, accumulator slots) of a CPU pass: chunks sized for the cache, slots fixed
+    by the shape alone (never by the thread count)."""
+    chunk = cpu_rows_per_chunk(k, itemsize, working_memory)
+    n_chunks = (n + chunk - 1) // chunk
+    return chunk, max(1, min(MAX_SLOTS, n_chunks, SLOT_BYTES // max(1, k * d * 8)))
 
 
 @dataclass
@@ -68,13 +77,6 @@ class CPUEngine:
         self.working_memory = working_memory
         self.direct = X.shape[1] <= DIRECT_MAX_FEATURES
 
-    def _layout(self, k):
-        n, d = self.X.shape
-        chunk = cpu_rows_per_chunk(k, self.X.dtype.itemsize, self.working_memory)
-        n_chunks = (n + chunk - 1) // chunk
-        slots = max(1, min(MAX_SLOTS, n_chunks, SLOT_BYTES // max(1, k * d * 8)))
-        return chunk, slots
-
     def centers(self, Cs64):
         """(C, Cs, cnorm): unshifted and shifted centers and ||Cs||^2, in X's dtype."""
         dtype = self.X.dtype
@@ -92,16 +94,16 @@ class CPUEngine:
         from . import _lloyd_cpu
         X, w = (self.X, self.weights) if rows is None else (self.X[rows], self.weights[rows])
         k, d = Cs64.shape
-        chunk, slots = self._layout(k)
+        chunk, slots = layout(X.shape[0], k, d, X.dtype.itemsize, self.working_memory)
         C, Cs, cnorm = self.centers(Cs64)
         m = X.shape[0]
         labels = np.empty(m, dtype=np.int64)
         sqdist = np.empty(m, dtype=np.float64)
-        sums = np.empty((slots if update else 1, k, d), dtype=np.float64)
-        counts = np.empty((slots if update else 1, k), dtype=np.float64)
+        sums = np.empty((slots, k, d) if update else (1, 1, 1), dtype=np.float64)
+        counts = np.empty((slots, k) if update else (1, 1), dtype=np.float64)
         with single_threaded_blas():
-            _lloyd_cpu.lloyd_pass(X, w, C, Cs, cnorm, self.shift, self.direct, chunk, update,
-                                  labels, sqdist, sums, counts)
+            _lloyd_cpu.lloyd_pass(X, w, C, Cs, cnorm, self.shift, self.direct, chunk, slots,
+                                  update, labels, sqdist, sums, counts)
         if not update:
             return labels, sqdist, None, None
         return labels, sqdist, sums.sum(axis=0), counts.sum(axis=0)
@@ -126,7 +128,7 @@ class CPUEngine:
         X = self.X
         n, d = X.shape
         k = Cs64.shape[0]
-        chunk, slots = self._layout(k)
+        chunk, slots = layout(n, k, d, X.dtype.itemsize, self.working_memory)
         C, Cs, cnorm = self.centers(Cs64)
         Cs_f64 = Cs.astype(np.float64)
         norms2 = np.einsum("ij,ij->i", Cs_f64, Cs_f64)

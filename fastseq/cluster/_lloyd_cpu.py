@@ -25,27 +25,31 @@ from ._nearest_cpu import FASTMATH, assign_chunk, make_scratch
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def lloyd_pass(X, weights, C, Cs, cnorm, shift, direct, chunk, update, labels, sqdist, sums,
-               counts):
-    """Assign every row of X to its nearest center and accumulate the update.
+def lloyd_pass(X, weights, C, Cs, cnorm, shift, direct, chunk, n_slots, update, labels, sqdist,
+               sums, counts):
+    """Assign every row of X to its nearest center and, when ``update``, accumulate the update.
 
     X (n, d) data; weights (n,) float64; C (k, d) centers, Cs = C - shift, cnorm = ||Cs||^2 and
-    shift (d,) in X's dtype. Writes labels (n,) int64 and sqdist (n,) float64. When ``update``,
-    also writes sums (S, k, d) float64 = per-slot Σ w·(x - shift) and counts (S, k) float64 = per-
-    slot Σ w, for S = sums.shape[0] slots; chunk c belongs to slot c % S.
+    shift (d,) in X's dtype. Writes labels (n,) int64 and sqdist (n,) float64. Chunk c is handled
+    by slot c % n_slots (slots run in parallel). When ``update``, also writes sums
+    (n_slots, k, d) float64 = per-slot Σ w·(x - shift) and counts (n_slots, k) float64 = per-slot
+    Σ w; otherwise weights, sums and counts are not touched (any arrays will do). This one kernel
+    also serves ``nearest_centers`` (update=False), so it is compiled once for both.
     """
     n, d = X.shape
     k = C.shape[0]
-    n_slots = sums.shape[0]
     n_chunks = (n + chunk - 1) // chunk
     for s in prange(n_slots):
         scratch = make_scratch(X, k, chunk)
         xs = scratch[0]
-        slot_sums = sums[s]
-        slot_counts = counts[s]
         if update:
+            slot_sums = sums[s]
+            slot_counts = counts[s]
             slot_sums[:] = 0.0
             slot_counts[:] = 0.0
+        else:
+            slot_sums = sums[0]
+            slot_counts = counts[0]
         for c in range(s, n_chunks, n_slots):
             start = c * chunk
             stop = min(start + chunk, n)

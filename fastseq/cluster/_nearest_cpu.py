@@ -168,18 +168,6 @@ def _direct_columns_2(x0, x1, C, m, best, best_idx):
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)
-def nearest(X, C, Cs, cnorm, shift, direct, chunk, n_workers, labels, sqdist):
-    """Nearest center of every row. Chunks are dealt to workers round-robin (fixed order)."""
-    n = X.shape[0]
-    n_chunks = (n + chunk - 1) // chunk
-    for w in prange(n_workers):
-        scratch = make_scratch(X, C.shape[0], chunk)
-        for c in range(w, n_chunks, n_workers):
-            assign_chunk(X, C, Cs, cnorm, shift, direct, c * chunk, min(c * chunk + chunk, n),
-                         scratch, labels, sqdist)
-
-
-@njit(parallel=True, cache=True, fastmath=FASTMATH)
 def pairwise_gemm(X, Ys_t, ynorm, shift, chunk, n_workers, out):
     """out (n, m) = squared distances, via shifted GEMM per chunk of rows, clamped at 0.
 
