@@ -20,6 +20,12 @@ _API = {
     "select_k": "fastseq.cluster",
     "SelectKResult": "fastseq.cluster",
     "gpu_status": "fastseq._backend",
+    "LSTM": "fastseq.rnn",
+    "GRU": "fastseq.rnn",
+    "RNN": "fastseq.rnn",
+    "LSTMCell": "fastseq.rnn",
+    "GRUCell": "fastseq.rnn",
+    "RNNCell": "fastseq.rnn",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -1,0 +1,154 @@
+"""Single-step cells ``LSTMCell``, ``GRUCell`` and ``RNNCell`` with torch's signatures and weights.
+
+One step is the input GEMM ``x @ W_ih.T + b_ih`` and then the same fused recurrence kernel the
+layers use, run for one time step (recurrent product, gates and state update in one kernel).
+"""
+
+from __future__ import annotations
+
+from .. import _backend
+from . import _driver, _inputs, _shapes, _weights
+
+_TORCH_CLASS = {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "RNNCell"}
+
+
+class _Cell:
+    """Shared implementation; use :class:`LSTMCell`, :class:`GRUCell` or :class:`RNNCell`."""
+
+    kind = ""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, device="auto",
+                 dtype=None, random_state=None):
+        _, self.input_size, self.hidden_size, *_ = _shapes.check_sizes(
+            self.kind, input_size, hidden_size, bias=bias)
+        self.bias = bool(bias)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        if not isinstance(device, str) or device not in _backend.DEVICES:
+            raise ValueError(f"device: expected one of {_backend.DEVICES}, got {device!r}")
+        self.device = device
+        self.dtype = _weights.check_dtype(dtype)
+        self._shapes = _shapes.cell_weight_shapes(self.kind, self.input_size, self.hidden_size,
+                                                  self.bias)
+        self._weights = _weights.init_uniform(self._shapes, self.hidden_size, self.dtype,
+                                              random_state)
+        self._cache = _driver.DeviceWeights()
+
+    def num_parameters(self) -> int:
+        """Number of parameters (torch's count: both bias vectors)."""
+        return int(sum(w.size for w in self._weights.values()))
+
+    def __getattr__(self, name):
+        weights = self.__dict__.get("_weights")
+        if weights is not None and name in weights:
+            return weights[name]
+        raise AttributeError(f"{type(self).__name__!s} object has no attribute {name!r}")
+
+    def state_dict(self) -> dict:
+        """``{torch parameter name: NumPy array}`` (copies)."""
+        return _weights.export(self._weights)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Load parameters (NumPy arrays or torch tensors) under torch's names (copied, converted
+        to the cell's dtype; shapes must match; weights must be finite)."""
+        self._weights = _weights.check_weights(state_dict, self._shapes, self.dtype, strict=strict)
+        self._cache.invalidate()
+        return self
+
+    @classmethod
+    def from_torch(cls, module, device="auto"):
+        """A cell with the sizes and (copied) weights of a torch cell module."""
+        state = _weights.module_state(module, (_TORCH_CLASS[cls.kind],), cls.__name__)
+        kwargs = {"nonlinearity": module.nonlinearity} if cls.kind == "rnn" else {}
+        cell = cls(module.input_size, module.hidden_size, bias=module.bias, device=device,
+                   dtype=_weights.torch_dtype_of(state), **kwargs)
+        return cell.load_state_dict(state)
+
+    def __call__(self, x, hx=None):
+        """One step.
+
+        Parameters
+        ----------
+        x : (B, I) or (I,), the cell's dtype; NumPy, CuPy or torch.
+        hx : zeros when None; GRU/RNN: h of shape (B, H) ((H,) for a 1-D x); LSTM: a tuple (h, c).
+
+        Returns
+        -------
+        LSTM: ``(h', c')``; GRU/RNN: ``h'``; shapes like hx, in the array type of ``x``.
+        """
+        x, hx, _, origin = _inputs.unwrap_all(x, hx, None)
+        h0, c0 = _inputs.split_hx(hx, self.kind == "lstm")
+        device = _backend.resolve_device(self.device, x, h0, c0)
+        xp = _backend.get_namespace(device)
+        x = _inputs.check_float_input(x, "input", self.dtype, ndim=(1, 2))
+        batched = x.ndim == 2
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"input: expected {self.input_size} features (input_size) in the last "
+                             f"axis, got {x.shape[-1]} (shape {tuple(x.shape)})")
+        x = _backend.to_device(x, device)
+        x = x if batched else x[None, :]
+        B = x.shape[0]
+        shape = (B, self.hidden_size) if batched else (self.hidden_size,)
+        names = ("hx[0]", "hx[1]") if self.kind == "lstm" else ("hx", None)
+        if h0 is None:
+            h0 = xp.zeros((B, self.hidden_size), dtype=self.dtype)
+        else:
+            h0 = _inputs.check_state(h0, names[0], shape, self.dtype, xp).reshape(B, -1)
+        if self.kind == "lstm":
+            if c0 is None:
+                c0 = xp.zeros((B, self.hidden_size), dtype=self.dtype)
+            else:
+                c0 = _inputs.check_state(c0, names[1], shape, self.dtype, xp).reshape(B, -1)
+        (u,) = self._cache.units(device, self._weights, [""], self.dtype, False)
+        h, c = _driver.run_cell(self.kind, u, x, h0, c0, self.nonlinearity, device)
+        if not batched:
+            h = h[0]
+            c = None if c is None else c[0]
+        if self.kind == "lstm":
+            return _backend.wrap(h, origin), _backend.wrap(c, origin)
+        return _backend.wrap(h, origin)
+
+    forward = __call__
+
+    def __repr__(self):
+        extra = "" if self.kind != "rnn" else f", nonlinearity={self.nonlinearity!r}"
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias}"
+                f"{extra}, dtype={self.dtype}, device={self.device!r})")
+
+
+class LSTMCell(_Cell):
+    """One LSTM step, torch's ``nn.LSTMCell(input_size, hidden_size, bias=True)``: weights
+    ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), ``bias_ih``/``bias_hh`` (4H,), gates i, f, g, o.
+    ``cell(x, (h, c))`` returns ``(h', c')``. Keywords: ``device``, ``dtype``, ``random_state``."""
+
+    kind = "lstm"
+
+    def __init__(self, input_size, hidden_size, bias=True, *, device="auto", dtype=None,
+                 random_state=None):
+        super().__init__(input_size, hidden_size, bias, "tanh", device=device, dtype=dtype,
+                         random_state=random_state)
+
+
+class GRUCell(_Cell):
+    """One GRU step, torch's ``nn.GRUCell(input_size, hidden_size, bias=True)``: gates r, z, n,
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); ``cell(x, h)`` returns ``h'``."""
+
+    kind = "gru"
+
+    def __init__(self, input_size, hidden_size, bias=True, *, device="auto", dtype=None,
+                 random_state=None):
+        super().__init__(input_size, hidden_size, bias, "tanh", device=device, dtype=dtype,
+                         random_state=random_state)
+
+
+class RNNCell(_Cell):
+    """One Elman step, torch's ``nn.RNNCell(input_size, hidden_size, bias=True,
+    nonlinearity='tanh')``: h' = act(W_ih x + b_ih + W_hh h + b_hh); ``cell(x, h)`` returns h'."""
+
+    kind = "rnn"
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, device="auto",
+                 dtype=None, random_state=None):
+        super().__init__(input_size, hidden_size, bias, nonlinearity, device=device, dtype=dtype,
+                         random_state=random_state)

@@ -1,0 +1,249 @@
+"""Sequence layers ``LSTM``, ``GRU`` and ``RNN``: torch's constructor signatures, weight names and
+output shapes, for inference.
+
+A call validates its arguments, resolves the device, runs :func:`._driver.run_stack` and hands the
+results back in the caller's array type (NumPy, CuPy or torch, through DLPack).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .. import _backend
+from .._validation import check_float
+from . import _driver, _inputs, _shapes, _weights
+
+_TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+class _Layer:
+    """Shared implementation; use :class:`LSTM`, :class:`GRU` or :class:`RNN`."""
+
+    kind = ""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, nonlinearity="tanh", *,
+                 device="auto", dtype=None, random_state=None):
+        (_, self.input_size, self.hidden_size, self.num_layers, self.bidirectional, self.bias,
+         self.proj_size) = _shapes.check_sizes(self.kind, input_size, hidden_size, num_layers,
+                                               bidirectional, bias, proj_size)
+        self.batch_first = _shapes.check_bool(batch_first, "batch_first")
+        self.dropout = check_float(dropout, "dropout", minimum=0.0, maximum=1.0)
+        if self.dropout > 0:
+            warnings.warn(f"dropout={self.dropout} is ignored: fastseq layers run inference only, "
+                          "where torch applies no dropout either (a torch module in eval mode "
+                          "gives the same numbers)", UserWarning, stacklevel=3)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
+        if nonlinearity != "tanh" and self.kind != "rnn":
+            raise ValueError(f"nonlinearity: only RNN layers take one, got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        if not isinstance(device, str) or device not in _backend.DEVICES:
+            raise ValueError(f"device: expected one of {_backend.DEVICES}, got {device!r}")
+        self.device = device
+        self.dtype = _weights.check_dtype(dtype)
+        self._shapes = _shapes.layer_weight_shapes(self.kind, self.input_size, self.hidden_size,
+                                                   self.num_layers, self.bidirectional, self.bias,
+                                                   self.proj_size)
+        self._weights = _weights.init_uniform(self._shapes, self.hidden_size, self.dtype,
+                                              random_state)
+        self._cache = _driver.DeviceWeights()
+
+    # ---- sizes -------------------------------------------------------------------------------
+    @property
+    def num_directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _h_out(self) -> int:
+        return self.proj_size or self.hidden_size
+
+    def _suffixes(self):
+        return [f"_l{layer}" + ("_reverse" if d else "") for layer in range(self.num_layers)
+                for d in range(self.num_directions)]
+
+    def num_parameters(self) -> int:
+        """Number of parameters (torch's count: both bias vectors)."""
+        return int(sum(w.size for w in self._weights.values()))
+
+    # ---- weights -----------------------------------------------------------------------------
+    def __getattr__(self, name):
+        weights = self.__dict__.get("_weights")
+        if weights is not None and name in weights:
+            return weights[name]
+        raise AttributeError(f"{type(self).__name__!s} object has no attribute {name!r}")
+
+    def state_dict(self) -> dict:
+        """``{torch parameter name: NumPy array}`` (copies), loadable by torch's
+        ``module.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})``."""
+        return _weights.export(self._weights)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Load parameters (NumPy arrays or torch tensors) under torch's names; the values are
+        copied and converted to the layer's dtype. Shapes must match; weights must be finite."""
+        self._weights = _weights.check_weights(state_dict, self._shapes, self.dtype, strict=strict)
+        self._cache.invalidate()
+        return self
+
+    @classmethod
+    def from_torch(cls, module, device="auto"):
+        """A layer with the hyperparameters and (copied) weights of a torch module; the module
+        is not held. The dtype is the module's (float32 or float64)."""
+        state = _weights.module_state(module, (_TORCH_CLASS[cls.kind],), cls.__name__)
+        dtype = _weights.torch_dtype_of(state)
+        kwargs = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+                      dropout=float(module.dropout), bidirectional=module.bidirectional)
+        if cls.kind == "lstm":
+            kwargs["proj_size"] = module.proj_size
+        if cls.kind == "rnn":
+            kwargs["nonlinearity"] = module.nonlinearity
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            layer = cls(module.input_size, module.hidden_size, device=device, dtype=dtype, **kwargs)
+        if layer.dropout > 0:
+            warnings.warn(f"from_torch: the module's dropout={layer.dropout} is ignored (inference "
+                          "only; compare with the torch module in eval mode)", UserWarning,
+                          stacklevel=2)
+        return layer.load_state_dict(state)
+
+    # ---- forward -----------------------------------------------------------------------------
+    def __call__(self, x, hx=None, lengths=None):
+        """Run the layer over whole sequences.
+
+        Parameters
+        ----------
+        x : (T, B, I), or (B, T, I) with ``batch_first``, or (T, I) unbatched; the layer's dtype
+            (float32 by default); NumPy, CuPy or torch (CPU or CUDA).
+        hx : initial state, zeros when None. GRU/RNN: h0 of shape (L*D, B, H_out); LSTM: a tuple
+            (h0, c0) with c0 of shape (L*D, B, H). Without the B axis for unbatched input.
+            L = num_layers, D = 2 if bidirectional else 1, H_out = proj_size or hidden_size.
+        lengths : (B,) integers in 1..T, the length of each sequence (None: all T). Outputs at
+            t >= lengths[b] are zero, h_n holds each sequence's state after its own last step and
+            the reverse direction starts at each sequence's own end: torch's
+            ``pack_padded_sequence(..., enforce_sorted=False)`` followed by
+            ``pad_packed_sequence(..., total_length=T)``.
+
+        Returns
+        -------
+        ``(output, h_n)`` for GRU/RNN, ``(output, (h_n, c_n))`` for LSTM. output (T, B, D*H_out)
+        (a (B, T, D*H_out) transposed view with ``batch_first``, as torch returns), h_n
+        (L*D, B, H_out), c_n (L*D, B, H); in the array type of ``x``. NaN in a sequence propagates
+        to that sequence's outputs only.
+        """
+        x, hx, lengths, origin = _inputs.unwrap_all(x, hx, lengths)
+        h0, c0 = _inputs.split_hx(hx, self.kind == "lstm")
+        device = _backend.resolve_device(self.device, x, h0, c0)
+        xp = _backend.get_namespace(device)
+        x = _inputs.check_float_input(x, "x", self.dtype, ndim=(2, 3))
+        batched = x.ndim == 3
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"x: expected {self.input_size} features (input_size) in the last "
+                             f"axis, got {x.shape[-1]} (shape {tuple(x.shape)})")
+        x = _backend.to_device(x, device)
+        if not batched:
+            if lengths is not None:
+                raise ValueError("lengths: expected None for an unbatched (T, I) input, got "
+                                 f"{type(lengths).__name__}; add a batch axis to give lengths")
+            x = x[:, None, :]
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        T, B = x.shape[0], x.shape[1]
+        n_states = self.num_layers * self.num_directions
+        lead = (n_states, B) if batched else (n_states,)
+        if h0 is None:
+            h0 = xp.zeros((n_states, B, self._h_out), dtype=self.dtype)
+        else:
+            h0 = _inputs.check_state(h0, "hx[0]" if self.kind == "lstm" else "hx",
+                                     lead + (self._h_out,), self.dtype, xp)
+            h0 = h0 if batched else h0[:, None, :]
+        if self.kind == "lstm":
+            if c0 is None:
+                c0 = xp.zeros((n_states, B, self.hidden_size), dtype=self.dtype)
+            else:
+                c0 = _inputs.check_state(c0, "hx[1]", lead + (self.hidden_size,), self.dtype, xp)
+                c0 = c0 if batched else c0[:, None, :]
+        lengths = _inputs.check_lengths(lengths, B, T)
+        if device == "cuda":
+            lengths = xp.asarray(lengths)
+        units = self._cache.units(device, self._weights, self._suffixes(), self.dtype,
+                                  bool(self.proj_size))
+        output, h_n, c_n = _driver.run_stack(self.kind, units, x, h0, c0, lengths,
+                                             self.num_layers, self.num_directions,
+                                             self.nonlinearity, device)
+        if not batched:
+            output, h_n = output[:, 0, :], h_n[:, 0, :]
+            c_n = None if c_n is None else c_n[:, 0, :]
+        elif self.batch_first:
+            output = output.transpose(1, 0, 2)
+        output, h_n = _backend.wrap(output, origin), _backend.wrap(h_n, origin)
+        if self.kind == "lstm":
+            return output, (h_n, _backend.wrap(c_n, origin))
+        return output, h_n
+
+    forward = __call__
+
+    def __repr__(self):
+        extra = "" if self.kind != "rnn" else f", nonlinearity={self.nonlinearity!r}"
+        proj = f", proj_size={self.proj_size}" if self.proj_size else ""
+        return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers="
+                f"{self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
+                f"bidirectional={self.bidirectional}{proj}{extra}, dtype={self.dtype}, "
+                f"device={self.device!r})")
+
+
+class LSTM(_Layer):
+    """Multi-layer LSTM over whole sequences, with torch's ``nn.LSTM`` signature and weights.
+
+    ``LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False, proj_size=0, *, device="auto", dtype=float32, random_state=None)``.
+    Gates i, f, g, o; weights ``weight_ih_l{k}`` (4H, I), ``weight_hh_l{k}`` (4H, H_out),
+    ``bias_ih_l{k}``/``bias_hh_l{k}`` (4H,), ``weight_hr_l{k}`` (P, H) with a projection, and
+    ``..._reverse`` for the reverse direction; initialised U(-1/sqrt(H), 1/sqrt(H)) like torch.
+    ``dropout`` is accepted and ignored (inference only), with a warning. Call with
+    ``layer(x, hx=None, lengths=None)``; see ``_Layer.__call__``.
+    """
+
+    kind = "lstm"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, *, device="auto", dtype=None,
+                 random_state=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size, "tanh", device=device, dtype=dtype,
+                         random_state=random_state)
+
+
+class GRU(_Layer):
+    """Multi-layer GRU over whole sequences, with torch's ``nn.GRU`` signature and weights.
+
+    ``GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+    bidirectional=False, *, device="auto", dtype=float32, random_state=None)``. Gates r, z, n with
+    n = tanh(W_in x + b_in + r * (W_hn h + b_hn)); weight shapes (3H, I), (3H, H), (3H,).
+    """
+
+    kind = "gru"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, device="auto", dtype=None, random_state=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, "tanh", device=device, dtype=dtype,
+                         random_state=random_state)
+
+
+class RNN(_Layer):
+    """Multi-layer Elman RNN, h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or relu, with
+    torch's ``nn.RNN`` signature: ``RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh',
+    bias=True, batch_first=False, dropout=0.0, bidirectional=False, *, device="auto",
+    dtype=float32, random_state=None)``.
+    """
+
+    kind = "rnn"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, *, device="auto", dtype=None,
+                 random_state=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, nonlinearity, device=device, dtype=dtype,
+                         random_state=random_state)
