@@ -17,7 +17,7 @@ from .._sklearn_compat import (BaseEstimator, ClusterMixin, ConvergenceWarning, 
 from .._validation import (check_array, check_float, check_int,
                            check_sample_weight, check_working_memory)
 from ._engine import make_engine
-from ._kmeans_plusplus import check_random_state, data_mean, data_mean_variance, plusplus
+from ._kmeans_plusplus import check_random_state, data_moments, plusplus
 from ._lloyd import lloyd
 
 INITS = ("k-means++", "random")
@@ -213,9 +213,9 @@ class KMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         k, init, n_init = self._check_params(n, d, X.dtype)
         w = check_sample_weight(sample_weight, n, np.float64, xp=xp)
         rs = check_random_state(self.random_state)
-        mean = data_mean(X, xp)
+        mean, mean_variance = data_moments(X, xp)
         shift = mean.astype(X.dtype)
-        tol = data_mean_variance(X, mean, xp) * float(self.tol)
+        tol = mean_variance * float(self.tol)
         engine = make_engine(X, w, shift, device, self.working_memory)
         callback = getattr(self, "_progress_callback", None)
         best = None
@@ -232,7 +232,7 @@ class KMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEstimator):
         self.labels_ = np.asarray(engine.to_host(best.labels))
         self.inertia_ = best.inertia
         self.n_iter_ = best.n_iter
-        distinct = len(np.unique(self.labels_))
+        distinct = int((np.bincount(self.labels_, minlength=k) > 0).sum())
         if distinct < k:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
                           f"n_clusters ({k}). Possibly due to duplicate points in X.",

@@ -91,31 +91,29 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_l
     X = _backend.to_device(X, device)
     xp = _backend.get_namespace(device)
     w = check_sample_weight(sample_weight, X.shape[0], np.float64, xp=xp)
-    shift = data_mean(X, xp).astype(X.dtype)
+    shift = data_moments(X, xp)[0].astype(X.dtype)
     engine = make_engine(X, w, shift, device)
     _, indices = plusplus(engine, n_clusters, rs, n_local_trials)
     centers = X[xp.asarray(indices) if xp is not np else indices]
     return _backend.wrap(centers, origin), _backend.wrap(xp.asarray(indices), origin)
 
 
-def data_mean(X, xp):
-    """Column means in float64, summed chunk by chunk (a memmap is never loaded whole)."""
-    if xp is not np:
-        return X.mean(axis=0, dtype=np.float64)
-    total = np.zeros(X.shape[1], dtype=np.float64)
-    step = 65536
-    for start in range(0, X.shape[0], step):
-        total += X[start:start + step].sum(axis=0, dtype=np.float64)
-    return total / X.shape[0]
+def data_moments(X, xp):
+    """(column means (d,) float64, mean over columns of the column variances), in one pass.
 
-
-def data_mean_variance(X, mean, xp):
-    """Mean over features of the column variances (scikit-learn's tolerance scale), float64."""
+    The variance mean is scikit-learn's tolerance scale. On the CPU a Numba pass (a memmap is
+    read chunk by chunk, never loaded whole); on the GPU CuPy's reductions.
+    """
     if xp is not np:
-        return float(X.var(axis=0, dtype=np.float64).mean())
-    total = np.zeros(X.shape[1], dtype=np.float64)
-    step = 65536
-    for start in range(0, X.shape[0], step):
-        block = X[start:start + step].astype(np.float64) - mean
-        total += np.einsum("ij,ij->j", block, block)
-    return float((total / X.shape[0]).mean())
+        return X.mean(axis=0, dtype=np.float64), float(X.var(axis=0, dtype=np.float64).mean())
+    from . import _lloyd_cpu
+    n, d = X.shape
+    chunk = 4096
+    slots = max(1, min(16, (n + chunk - 1) // chunk))
+    sums = np.empty((slots, d))
+    sumsq = np.empty((slots, d))
+    _lloyd_cpu.column_moments(X, chunk, sums, sumsq)
+    m1 = sums.sum(axis=0) / n
+    m2 = sumsq.sum(axis=0) / n
+    mean = np.asarray(X[0], dtype=np.float64) + m1
+    return mean, float(np.maximum(m2 - m1 * m1, 0.0).mean())

@@ -56,6 +56,9 @@ def lloyd_pass(X, weights, C, Cs, cnorm, shift, direct, chunk, n_slots, update, 
             assign_chunk(X, C, Cs, cnorm, shift, direct, start, stop, scratch, labels, sqdist)
             if not update:
                 continue
+            if direct and d == 2:  # the commonest small case, unrolled
+                _scatter_2(X, shift, weights, labels, start, stop, slot_sums, slot_counts)
+                continue
             # (2-D indexing, not a row view per row: a view costs reference counting)
             for i in range(stop - start):
                 row = start + i
@@ -68,6 +71,19 @@ def lloyd_pass(X, weights, C, Cs, cnorm, shift, direct, chunk, n_slots, update, 
                 else:
                     for t in range(d):
                         slot_sums[j, t] += w * np.float64(xs[i, t])
+
+
+@njit(cache=True, fastmath=FASTMATH)
+def _scatter_2(X, shift, weights, labels, start, stop, slot_sums, slot_counts):
+    """The update scatter of :func:`lloyd_pass` for d = 2, unrolled."""
+    s0 = np.float64(shift[0])
+    s1 = np.float64(shift[1])
+    for row in range(start, stop):
+        j = labels[row]
+        w = weights[row]
+        slot_counts[j] += w
+        slot_sums[j, 0] += w * (np.float64(X[row, 0]) - s0)
+        slot_sums[j, 1] += w * (np.float64(X[row, 1]) - s1)
 
 
 # A row is skipped only when ||c_j - q||^2 >= 4 r^2 (1 + PRUNE_MARGIN): far above the float32
@@ -152,3 +168,22 @@ def sqdist_to_point(X, shift, point, chunk, out):
     for c in prange(n_chunks):
         for row in range(c * chunk, min(c * chunk + chunk, n)):
             out[row] = _sqdist_shifted(X, row, shift, point)
+
+
+@njit(parallel=True, cache=True, fastmath=FASTMATH)
+def column_moments(X, chunk, sums, sumsq):
+    """Per-slot Σ (x - x0) and Σ (x - x0)^2 of each column in float64, x0 = X[0] (a data row, so
+    the sums stay small and the variance does not cancel). sums, sumsq (S, d); chunk c belongs to
+    slot c % S (reduce the slots in order)."""
+    n, d = X.shape
+    n_slots = sums.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    for s in prange(n_slots):
+        sums[s, :] = 0.0
+        sumsq[s, :] = 0.0
+        for c in range(s, n_chunks, n_slots):
+            for i in range(c * chunk, min(c * chunk + chunk, n)):
+                for t in range(d):
+                    v = np.float64(X[i, t]) - np.float64(X[0, t])
+                    sums[s, t] += v
+                    sumsq[s, t] += v * v

@@ -25,7 +25,7 @@ from .._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
 from .._validation import check_float, check_int, check_sample_weight
 from ._engine import make_engine
 from ._kmeans import FittedCentersMixin, KMeans, initial_centers, validate_data
-from ._kmeans_plusplus import check_random_state, data_mean, data_mean_variance
+from ._kmeans_plusplus import check_random_state, data_moments
 
 GPU_CHECK_EVERY = 16
 
@@ -213,9 +213,9 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
         k, init, n_init, batch, init_size = self._check_params(n, d, X.dtype)
         w = check_sample_weight(sample_weight, n, np.float64, xp=xp)
         rs = check_random_state(self.random_state)
-        mean = data_mean(X, xp)
+        mean, mean_variance = data_moments(X, xp)
         shift = mean.astype(X.dtype)
-        tol = data_mean_variance(X, mean, xp) * float(self.tol) if self.tol else 0.0
+        tol = mean_variance * float(self.tol) if self.tol else 0.0
         engine = make_engine(X, w, shift, device)
         Cs64 = self._init_centers(X, w, shift, init, k, n_init, init_size, rs, device)
         counts = xp.zeros(k, dtype=np.float64)
@@ -311,7 +311,7 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
             self.device_ = device
             k, init, n_init, _, init_size = self._check_params(n, d, X.dtype)
             self._rs = check_random_state(self.random_state)
-            shift = data_mean(X, xp).astype(X.dtype)
+            shift = data_moments(X, xp)[0].astype(X.dtype)
             engine = make_engine(X, w, shift, device)
             if init_size < n:
                 rows = _dev(self._rs.randint(0, n, init_size), xp)
