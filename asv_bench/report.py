@@ -1,7 +1,7 @@
 """Turn asv results into the tables of BENCHMARKS.md and one PNG plot per topic.
 
     python -m asv_bench.report                   # newest results, markdown to stdout
-    python -m asv_bench.report --plots asv_bench/plots --commit <sha>
+    python -m asv_bench.report --plots docs/plots --commit <sha>
 
 Each benchmark parameterised by ``implementation`` becomes a table whose columns are the
 implementations side by side, with the peer/fastseq ratio (above 1: fastseq is faster, or for

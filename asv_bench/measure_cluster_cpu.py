@@ -1,6 +1,8 @@
-"""The CPU goals of the issues, measured side by side in one process, interleaved.
+"""CPU comparison of fastseq's clustering with scikit-learn and faiss-cpu, for BENCHMARKS.md.
 
-    python3 -m asv_bench.goals_cpu [--only cluster|rnn] [--repeats N]
+    python3 -m asv_bench.measure_cluster_cpu [--repeats N]
+
+(The recurrent layers' twin is ``asv_bench/measure_rnn_cpu.py``.)
 
 On a shared 2-core machine absolute times drift from run to run; running fastseq and its peer
 alternately in the same process, and taking medians, keeps their ratio meaningful. Each row
@@ -22,6 +24,11 @@ def blobs(n, d, k, spread, seed=0, dtype=np.float32):
     return (centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))).astype(dtype)
 
 
+# Pause before each timed call: OpenBLAS and OpenMP workers keep spinning for a while after a
+# parallel call, and on two cores they would steal the next library's second core.
+SETTLE_SECONDS = 0.2
+
+
 def interleaved(fns, repeats):
     """Median seconds of each callable, calling them in turn ``repeats`` times (after a warm-up)."""
     for fn in fns.values():
@@ -29,6 +36,7 @@ def interleaved(fns, repeats):
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            time.sleep(SETTLE_SECONDS)
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -111,40 +119,11 @@ def cluster_rows(repeats):
     return rows
 
 
-def rnn_rows(repeats):
-    import torch
-
-    import fastseq
-    torch.set_num_threads(__import__("numba").get_num_threads())
-    rows = []
-    shapes = [(1, 64, 128), (32, 64, 128), (32, 256, 512)]
-    for name in ("LSTM", "GRU", "RNN"):
-        for batch, inputs, hidden in shapes:
-            torch.manual_seed(0)
-            ref = getattr(torch.nn, name)(inputs, hidden, batch_first=True).eval()
-            layer = getattr(fastseq, name).from_torch(ref)
-            x = np.random.default_rng(0).standard_normal((batch, 100, inputs), dtype=np.float32)
-            xt = torch.from_numpy(x)
-
-            def theirs():
-                with torch.inference_mode():
-                    return ref(xt)
-            t = interleaved({"fastseq": lambda: layer(x), "torch": theirs}, repeats)
-            rows.append((f"{name} layer B={batch}, T=100, I={inputs}, H={hidden}", t["fastseq"],
-                         "torch", t["torch"]))
-    return rows
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", choices=["cluster", "rnn"])
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
-    rows = []
-    if args.only in (None, "cluster"):
-        rows += cluster_rows(args.repeats)
-    if args.only in (None, "rnn"):
-        rows += rnn_rows(args.repeats)
+    rows = cluster_rows(args.repeats)
     print(f"\n| what | fastseq | peer | peer time | peer / fastseq |")
     print("|---|---|---|---|---|")
     for what, ours, peer, theirs in rows:
