@@ -249,7 +249,14 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
                 values = [(float(a), float(b)) for a, b in pending]
                 first = step + 1 - len(values)
                 pending = []
-                if any(stop(first + i, n_steps, a, b) for i, (a, b) in enumerate(values)):
+                stopped = False
+                for i, (a, b) in enumerate(values):
+                    if callback is not None:
+                        callback(first + i + 1, a)
+                    if stop(first + i, n_steps, a, b):
+                        stopped = True
+                        break
+                if stopped:
                     break
         ewa = stop.ewa
         self._finish(engine, Cs64, counts, shift, step + 1, n, batch,
