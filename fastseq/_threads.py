@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 import numba
 
@@ -25,9 +26,35 @@ def _controller():
     return ThreadpoolController()
 
 
+class _BlasLimit:
+    """Shared state of :func:`single_threaded_blas` (re-entrant across nesting and threads)."""
+
+    lock = threading.Lock()
+    depth = 0
+    saved = ()
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
-    """Limit every loaded BLAS library to one thread for the duration of the block."""
-    ctl = _controller()
-    with ctl.limit(limits=1, user_api="blas"):
+    """Hold every loaded BLAS library to one thread for the duration of the block.
+
+    Re-entrant: nested blocks, or blocks of concurrent calls, share one limit, lifted when the
+    last one exits. It talks to the library controllers directly (a few microseconds, not the
+    tens that ``threadpoolctl.limit`` costs), since every layer call and mini-batch step enters it.
+    """
+    with _BlasLimit.lock:
+        if _BlasLimit.depth == 0:
+            libs = [lc for lc in _controller().lib_controllers if lc.user_api == "blas"]
+            _BlasLimit.saved = [(lc, lc.get_num_threads()) for lc in libs]
+            for lc in libs:
+                lc.set_num_threads(1)
+        _BlasLimit.depth += 1
+    try:
         yield
+    finally:
+        with _BlasLimit.lock:
+            _BlasLimit.depth -= 1
+            if _BlasLimit.depth == 0:
+                for lc, n in _BlasLimit.saved:
+                    lc.set_num_threads(n)
+                _BlasLimit.saved = ()

@@ -99,8 +99,9 @@ def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonli
     (L*D, B, H_out) and c_n (L*D, B, H) or None, all on the device.
     """
     if device == "cpu":
-        from ._recurrence_cpu import blas_one_thread, project
-        with blas_one_thread():  # one threading system (Numba's) for the whole call
+        from .._threads import single_threaded_blas
+        from ._recurrence_cpu import project
+        with single_threaded_blas():  # one threading system (Numba's) for the whole call
             return _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions,
                               nonlinearity, device, project)
     xp = _backend.get_namespace(device)
@@ -142,8 +143,9 @@ def run_cell(kind, unit, x, h0, c0, nonlinearity, device):
     x1 = with_ones(xp, [x[None]], 1, B, h0.dtype)[0]
     lengths = xp.ones(B, dtype=np.int64)
     if device == "cpu":
-        from ._recurrence_cpu import blas_one_thread, project, recurrence_cpu
-        with blas_one_thread():
+        from .._threads import single_threaded_blas
+        from ._recurrence_cpu import project, recurrence_cpu
+        with single_threaded_blas():
             xproj = project(x1, unit.w_in)[None]
             _, h, c = recurrence_cpu(kind, xproj, unit.w_hh, unit.b_hh, h0, c0, lengths, False,
                                      nonlinearity, None)

@@ -8,7 +8,7 @@ step is done before (one GEMM, by the driver); here one ``@njit`` call runs all 
   its slice (sequences are independent), so there is no synchronisation between steps;
 - per step, the recurrent product ``h @ W_hh.T`` of the slice is either a hand-written loop over
   the pre-transposed (H_in, G*H) weight, which LLVM vectorises (small slices: a BLAS call costs
-  more than the product), or ``np.dot`` (BLAS held to one thread: :func:`blas_one_thread`);
+  more than the product), or ``np.dot`` (BLAS held to one thread: :func:`single_threaded_blas`);
 - the gate arithmetic and the state update are one fused loop; no array is allocated per step.
 
 :func:`project` does the driver's input projection on the same workers (row blocks, one
@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
+
+from .._threads import single_threaded_blas
 
 # fastmath flags that keep NaN/Inf semantics (DESIGN.md): no nnan / ninf.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -333,43 +334,9 @@ def project_parallel(x, w, out, n_slices):
             np.dot(x[start:stop], w, out[start:stop])
 
 
-class _BlasState:
-    lock = threading.Lock()
-    depth = 0
-    saved = ()
-
-
-@contextlib.contextmanager
-def blas_one_thread():
-    """Hold every loaded BLAS to one thread for the block.
-
-    Like :func:`fastseq._threads.single_threaded_blas`, but through the library controllers
-    directly (a few microseconds instead of tens, since every layer call enters it) and
-    re-entrant: nested blocks, or blocks of concurrent calls, share one limit, lifted when the
-    last one exits.
-    """
-    with _BlasState.lock:
-        if _BlasState.depth == 0:
-            from .._threads import _controller
-            libs = [lc for lc in _controller().lib_controllers if lc.user_api == "blas"]
-            _BlasState.saved = [(lc, lc.get_num_threads()) for lc in libs]
-            for lc in libs:
-                lc.set_num_threads(1)
-        _BlasState.depth += 1
-    try:
-        yield
-    finally:
-        with _BlasState.lock:
-            _BlasState.depth -= 1
-            if _BlasState.depth == 0:
-                for lc, n in _BlasState.saved:
-                    lc.set_num_threads(n)
-                _BlasState.saved = ()
-
-
 def project(x, w):
     """x @ w on Numba's workers (x (M, K), w (K, N) C-contiguous); call inside
-    :func:`blas_one_thread`."""
+    :func:`single_threaded_blas`."""
     from .._threads import n_workers
 
     n_slices = n_slices_for(x.shape[0] // PROJECT_MIN_ROWS, n_workers())
@@ -410,7 +377,7 @@ def recurrence_cpu(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlineari
 
     The batch is cut into one slice per Numba thread (fewer for small B). A single slice runs in
     the calling thread (no parallel launch). Slices of ``BLAS_MIN_ROWS`` rows or more use BLAS for
-    the recurrent product, with BLAS held to one thread (:func:`blas_one_thread`: BLAS threads
+    the recurrent product, with BLAS held to one thread (:func:`single_threaded_blas`: BLAS threads
     would fight the workers).
     """
     from .._threads import n_workers
@@ -443,17 +410,9 @@ def recurrence_cpu(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlineari
         args["relu"] = nonlinearity == "relu"
     n_slices = n_slices_for(B, n_workers())
     blas = -(-B // n_slices) >= BLAS_MIN_ROWS
-    with blas_one_thread() if blas else _no_context():
+    with single_threaded_blas() if blas else contextlib.nullcontext():
         _launch(kind, args, n_slices, out, h_n, c_n)
     return out, h_n, c_n
-
-
-class _no_context:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _launch(kind, a, n_slices, out, h_n, c_n):

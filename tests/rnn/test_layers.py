@@ -226,7 +226,7 @@ def test_blas_threads_are_restored_after_a_call(rng):
     and give the caller's setting back afterwards, also after nested and failing calls."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from fastseq.rnn._recurrence_cpu import blas_one_thread
+    from fastseq._threads import single_threaded_blas
 
     def blas_threads():
         return sorted(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
@@ -236,9 +236,9 @@ def test_blas_threads_are_restored_after_a_call(rng):
     with threadpool_limits(limits=2, user_api="blas"):
         before = blas_threads()
         f(x)
-        with blas_one_thread():
+        with single_threaded_blas():
             assert set(blas_threads()) == {1}
-            with blas_one_thread():
+            with single_threaded_blas():
                 f(x)
             assert set(blas_threads()) == {1}
         with pytest.raises(ValueError):
