@@ -80,16 +80,17 @@ def minibatch_update(Cs64, counts, sums, batch_counts, xp):
     counts[...] = total
 
 
-def reassign_low_counts(Cs64, counts, batch_rows, ratio, permutation, xp, active=True):
+def reassign_low_counts(Cs64, counts, engine, ratio, permutation, xp, active=True):
     """Move centers whose count is below ``ratio`` times the largest to random batch rows.
 
     At most half the batch's rows are used (the lowest counts first); reassigned centers get the
-    smallest count among the others, as in scikit-learn. ``batch_rows`` (b, d) are shifted float64
-    rows, ``permutation`` a random permutation of range(b); ``active`` may be a device boolean.
-    Written without host synchronisation. Returns the (k,) boolean mask of reassigned centers.
+    smallest count among the others, as in scikit-learn. ``engine`` holds the batch (its
+    ``rows`` gives shifted float64 rows), ``permutation`` is a random permutation of its row
+    indices; ``active`` may be a device boolean. Written without host synchronisation. Returns
+    the (k,) boolean mask of reassigned centers.
     """
     k = counts.shape[0]
-    b = batch_rows.shape[0]
+    b = engine.X.shape[0]
     low = counts < ratio * counts.max()
     rank = xp.empty(k, dtype=np.int64)
     rank[xp.argsort(counts, kind="stable") if xp is np else xp.argsort(counts)] = \
@@ -97,7 +98,7 @@ def reassign_low_counts(Cs64, counts, batch_rows, ratio, permutation, xp, active
     low &= rank < int(0.5 * b)
     low &= xp.asarray(active)
     slot = xp.clip(xp.cumsum(low) - 1, 0, b - 1)
-    new_rows = batch_rows[permutation[slot]]
+    new_rows = engine.rows(permutation[slot])  # (k, d): only the rows that can be taken
     Cs64[...] = xp.where(low[:, None], new_rows, Cs64)
     others = xp.where(low, xp.inf, counts).min()
     counts[...] = xp.where(low, xp.where(xp.isfinite(others), others, counts), counts)
@@ -276,8 +277,7 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
                 return float(inertia)
             b = engine.X.shape[0]
             perm = xp.asarray(rs.permutation(b)) if xp is np else xp.random.permutation(b)
-            moved = reassign_low_counts(Cs64, counts, engine.rows(xp.arange(b)), ratio, perm, xp,
-                                        active)
+            moved = reassign_low_counts(Cs64, counts, engine, ratio, perm, xp, active)
             if self.verbose and xp is np and moved.any():
                 print(f"[MiniBatchKMeans] Reassigning {int(moved.sum())} cluster centers.")
         return float(inertia) if xp is np else inertia

@@ -145,8 +145,7 @@ def test_minibatch_step_on_cuda_engine_matches_cpu(rng):
         counts = np.array([5.0, 0.0, 2.0])
         _, _, sums, batch_counts = engine.lloyd_pass(Cs64)
         minibatch_update(Cs64, counts, sums, batch_counts, np)
-        moved = reassign_low_counts(Cs64, counts, engine.rows(np.arange(16)), 0.5,
-                                    np.arange(16), np)
+        moved = reassign_low_counts(Cs64, counts, engine, 0.5, np.arange(16), np)
         out.append((Cs64, counts, moved))
     np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-12)
     np.testing.assert_array_equal(out[0][1], out[1][1])
