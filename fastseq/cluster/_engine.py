@@ -42,14 +42,22 @@ def layout(n, k, d, itemsize, working_memory=None):
 @dataclass
 class PlusPlusState:
     """Greedy k-means++ progress: closest (n,) float64 squared distance of each row to its
-    nearest chosen center; on the CPU also that center's index (n,) int64 and the chosen centers
-    (shifted, X's dtype) for the triangle-inequality pruning."""
+    nearest chosen center; on the CPU also that center's index (n,) int64, and the chosen
+    centers (k, d) (shifted, float64; the first ``n_chosen`` rows are filled) with their squared
+    norms, for the triangle-inequality pruning."""
 
     closest: object
-    nearest: object
-    chosen: list | None
+    nearest: object = None
+    chosen: object = None
+    norms: object = None
+    n_chosen: int = 0
     candidates: object = None
     newdist: object = None
+
+    def add(self, center):
+        self.chosen[self.n_chosen] = center
+        self.norms[self.n_chosen] = center @ center
+        self.n_chosen += 1
 
 
 @dataclass
@@ -168,14 +176,19 @@ class CPUEngine:
 
     # -- greedy k-means++ ---------------------------------------------------------------
 
-    def plusplus_start(self, first):
+    def plusplus_start(self, first, n_clusters):
         """State for k-means++ after choosing row ``first``: closest (n,) float64 squared
-        distances to the nearest chosen center, and that center's index."""
+        distances to the nearest chosen center, that center's index, and room for the
+        ``n_clusters`` chosen centers (shifted float64) and their squared norms."""
         from . import _lloyd_cpu
+        n, d = self.X.shape
         point = self._shifted_row(first)
-        closest = np.empty(self.X.shape[0], dtype=np.float64)
+        closest = np.empty(n, dtype=np.float64)
         _lloyd_cpu.sqdist_to_point(self.X, self.shift, point, 4096, closest)
-        return PlusPlusState(closest, np.zeros(self.X.shape[0], dtype=np.int64), [point])
+        state = PlusPlusState(closest, np.zeros(n, dtype=np.int64),
+                              np.empty((n_clusters, d)), np.empty(n_clusters))
+        state.add(point.astype(np.float64))
+        return state
 
     def _shifted_row(self, index):
         return np.ascontiguousarray(self.X[int(index)] - self.shift).astype(self.X.dtype)
@@ -185,8 +198,13 @@ class CPUEngine:
         from . import _lloyd_cpu
         n = self.X.shape[0]
         cands = np.stack([self._shifted_row(i) for i in cand_rows])
-        chosen = np.asarray(state.chosen, dtype=np.float64)
-        cc2 = ((chosen[:, None, :] - cands[None].astype(np.float64)) ** 2).sum(-1)
+        cands64 = cands.astype(np.float64)
+        c = state.n_chosen
+        cand_norms = np.einsum("ij,ij->i", cands64, cands64)
+        # one small GEMM instead of a (c, t, d) temporary; rounded down so that it stays a lower
+        # bound (a smaller distance only makes the pruning test keep more rows)
+        both = state.norms[:c, None] + cand_norms[None, :]
+        cc2 = np.maximum(both - 2.0 * (state.chosen[:c] @ cands64.T) - 1e-12 * both, 0.0)
         chunk = 4096
         slots = max(1, min(MAX_SLOTS, (n + chunk - 1) // chunk))
         pots = np.empty((slots, len(cand_rows)), dtype=np.float64)
@@ -194,15 +212,15 @@ class CPUEngine:
             state.newdist = np.empty((len(cand_rows), n), dtype=np.float64)
         _lloyd_cpu.plusplus_potentials(self.X, self.shift, self.weights, state.closest,
                                        state.nearest, cands, cc2, chunk, pots, state.newdist)
-        state.candidates = cands
+        state.candidates = cands64
         return pots.sum(axis=0)
 
     def plusplus_take(self, state, q):
         """Add candidate ``q`` of the last :meth:`plusplus_potentials` call to the chosen centers."""
         from . import _lloyd_cpu
         _lloyd_cpu.plusplus_update(state.closest, state.nearest, state.newdist[q],
-                                   len(state.chosen), 4096)
-        state.chosen.append(state.candidates[q])
+                                   state.n_chosen, 4096)
+        state.add(state.candidates[q])
 
     def rows(self, index):
         """Rows of X as float64 shifted coordinates (for relocation and initial centers)."""
@@ -253,9 +271,9 @@ class CUDAEngine:
                         sums, counts, xp)
         return labels, sqdist, sums, counts
 
-    def plusplus_start(self, first):
+    def plusplus_start(self, first, n_clusters):
         dist = self._candidate_sqdist(self.xp.asarray([int(first)]))
-        return PlusPlusState(dist[:, 0].copy(), None, None)
+        return PlusPlusState(dist[:, 0].copy())
 
     def _candidate_sqdist(self, cand_rows):
         from ._lloyd_cuda import candidate_sqdist_cuda

@@ -45,7 +45,7 @@ def plusplus(engine, n_clusters, random_state, n_local_trials=None):
     w_host = engine.to_host(engine.weights)
     indices = np.empty(n_clusters, dtype=np.int64)
     indices[0] = random_state.choice(n, p=w_host / w_host.sum())
-    state = engine.plusplus_start(indices[0])
+    state = engine.plusplus_start(indices[0], n_clusters)
     pot = float((engine.weights * state.closest).sum())
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * pot
