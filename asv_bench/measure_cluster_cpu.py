@@ -124,7 +124,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
     rows = cluster_rows(args.repeats)
-    print(f"\n| what | fastseq | peer | peer time | peer / fastseq |")
+    print("\n| what | fastseq | peer | peer time | peer / fastseq |")
     print("|---|---|---|---|---|")
     for what, ours, peer, theirs in rows:
         print(f"| {what} | {_fmt(ours)} | {peer} | {_fmt(theirs)} | {theirs / ours:.2f}x |")

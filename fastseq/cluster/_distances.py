@@ -25,7 +25,9 @@ CPU_MIN_ROWS, CPU_MAX_ROWS = 128, 1024
 def cpu_rows_per_chunk(k: int, itemsize: int, working_memory=None) -> int:
     """Rows per CPU chunk: the (k, rows) tile fits in L2 (and in the budget when one is given).
 
-    Independent of the thread count, so results do not depend on it.
+    Without a budget this is independent of the thread count, so results do not depend on it.
+    A ``working_memory`` budget is shared by the workers, so the chunk (and with it the order of
+    the float64 sums) then depends on the thread count: reproducible for a fixed thread count.
     """
     rows = CPU_TILE_BYTES // max(1, k * itemsize)
     rows = 1 << max(0, int(rows).bit_length() - 1)  # a power of two

@@ -68,9 +68,8 @@ def initial_centers(engine, init, n_clusters, rs, n_features, dtype):
         centers = check_init_array(centers, n_clusters, n_features, dtype, "init (returned by "
                                    "the callable)")
     else:
-        centers = init
-    return xp.asarray(np.asarray(_backend.to_device(centers, "cpu"), dtype=np.float64)) \
-        - engine.shift64
+        centers = init  # already checked: a NumPy (k, d) array
+    return xp.asarray(centers, dtype=np.float64) - engine.shift64
 
 
 def check_init_array(init, n_clusters, n_features, dtype, name="init"):

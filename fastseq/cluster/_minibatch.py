@@ -220,7 +220,7 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
         engine = make_engine(X, w, shift, device)
         Cs64 = self._init_centers(X, w, shift, init, k, n_init, init_size, rs, device)
         counts = xp.zeros(k, dtype=np.float64)
-        n_steps = max(1, (check_int(self.max_iter, "max_iter", minimum=1) * n) // batch)
+        n_steps = max(1, (int(self.max_iter) * n) // batch)  # max_iter checked above
         stop = _Stopping(batch, n, tol, self.max_no_improvement, self.verbose)
         draw = _BatchSampler(w, batch, rs, xp)
         unit = xp.ones(batch, dtype=np.float64)

@@ -12,7 +12,7 @@ from . import _driver, _inputs, _shapes, _weights
 _TORCH_CLASS = {"lstm": "LSTMCell", "gru": "GRUCell", "rnn": "RNNCell"}
 
 
-class _Cell:
+class _Cell(_weights.TorchWeights):
     """Shared implementation; use :class:`LSTMCell`, :class:`GRUCell` or :class:`RNNCell`."""
 
     kind = ""
@@ -34,27 +34,6 @@ class _Cell:
         self._weights = _weights.init_uniform(self._shapes, self.hidden_size, self.dtype,
                                               random_state)
         self._cache = _driver.DeviceWeights()
-
-    def num_parameters(self) -> int:
-        """Number of parameters (torch's count: both bias vectors)."""
-        return int(sum(w.size for w in self._weights.values()))
-
-    def __getattr__(self, name):
-        weights = self.__dict__.get("_weights")
-        if weights is not None and name in weights:
-            return weights[name]
-        raise AttributeError(f"{type(self).__name__!s} object has no attribute {name!r}")
-
-    def state_dict(self) -> dict:
-        """``{torch parameter name: NumPy array}`` (copies)."""
-        return _weights.export(self._weights)
-
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """Load parameters (NumPy arrays or torch tensors) under torch's names (copied, converted
-        to the cell's dtype; shapes must match; weights must be finite)."""
-        self._weights = _weights.check_weights(state_dict, self._shapes, self.dtype, strict=strict)
-        self._cache.invalidate()
-        return self
 
     @classmethod
     def from_torch(cls, module, device="auto"):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
-
 from .. import _backend
 from .._validation import check_float
 from . import _driver, _inputs, _shapes, _weights
@@ -18,7 +16,7 @@ from . import _driver, _inputs, _shapes, _weights
 _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
 
-class _Layer:
+class _Layer(_weights.TorchWeights):
     """Shared implementation; use :class:`LSTM`, :class:`GRU` or :class:`RNN`."""
 
     kind = ""
@@ -63,29 +61,6 @@ class _Layer:
     def _suffixes(self):
         return [f"_l{layer}" + ("_reverse" if d else "") for layer in range(self.num_layers)
                 for d in range(self.num_directions)]
-
-    def num_parameters(self) -> int:
-        """Number of parameters (torch's count: both bias vectors)."""
-        return int(sum(w.size for w in self._weights.values()))
-
-    # ---- weights -----------------------------------------------------------------------------
-    def __getattr__(self, name):
-        weights = self.__dict__.get("_weights")
-        if weights is not None and name in weights:
-            return weights[name]
-        raise AttributeError(f"{type(self).__name__!s} object has no attribute {name!r}")
-
-    def state_dict(self) -> dict:
-        """``{torch parameter name: NumPy array}`` (copies), loadable by torch's
-        ``module.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})``."""
-        return _weights.export(self._weights)
-
-    def load_state_dict(self, state_dict, strict: bool = True):
-        """Load parameters (NumPy arrays or torch tensors) under torch's names; the values are
-        copied and converted to the layer's dtype. Shapes must match; weights must be finite."""
-        self._weights = _weights.check_weights(state_dict, self._shapes, self.dtype, strict=strict)
-        self._cache.invalidate()
-        return self
 
     @classmethod
     def from_torch(cls, module, device="auto"):

@@ -114,3 +114,31 @@ def torch_dtype_of(state: dict):
 def export(weights: dict) -> dict:
     """A ``state_dict``: copies, in torch's parameter order (the order of ``weights``)."""
     return {name: arr.copy() for name, arr in weights.items()}
+
+
+class TorchWeights:
+    """The weight handling cells and layers share: torch's parameter names as attributes,
+    ``num_parameters``, ``state_dict`` and ``load_state_dict``. Needs ``_weights`` (name ->
+    array), ``_shapes`` (name -> shape), ``dtype`` and ``_cache`` (a DeviceWeights)."""
+
+    def num_parameters(self) -> int:
+        """Number of parameters (torch's count: both bias vectors)."""
+        return int(sum(w.size for w in self._weights.values()))
+
+    def __getattr__(self, name):
+        weights = self.__dict__.get("_weights")
+        if weights is not None and name in weights:
+            return weights[name]
+        raise AttributeError(f"{type(self).__name__!s} object has no attribute {name!r}")
+
+    def state_dict(self) -> dict:
+        """``{torch parameter name: NumPy array}`` (copies), loadable by torch's
+        ``module.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()})``."""
+        return export(self._weights)
+
+    def load_state_dict(self, state_dict, strict: bool = True):
+        """Load parameters (NumPy arrays or torch tensors) under torch's names; the values are
+        copied and converted to the module's dtype. Shapes must match; weights must be finite."""
+        self._weights = check_weights(state_dict, self._shapes, self.dtype, strict=strict)
+        self._cache.invalidate()
+        return self

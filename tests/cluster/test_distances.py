@@ -19,7 +19,6 @@ def assert_nearest_ok(X, C, labels, sqdist, rtol):
     D = reference(X, C)
     best = D.min(axis=1)
     picked = D[np.arange(len(X)), labels]
-    scale = (np.asarray(X, np.float64) ** 2).sum(1) + 1.0
     assert labels.dtype == np.int64 and sqdist.dtype == np.float64
     np.testing.assert_allclose(sqdist, picked, rtol=1e-12, atol=1e-9)
     # a wrong label is acceptable only when it is within rounding of the best distance

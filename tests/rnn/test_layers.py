@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import fastseq
-from rnn_reference import TOL, TORCH_DTYPE, max_err, random_lengths, seed_torch, torch_layer, torch_run
+from rnn_reference import TOL, max_err, random_lengths, seed_torch, torch_layer, torch_run
 
 KINDS = [("lstm", "tanh"), ("gru", "tanh"), ("rnn", "tanh"), ("rnn", "relu")]
 FASTSEQ = {"lstm": fastseq.LSTM, "gru": fastseq.GRU, "rnn": fastseq.RNN}
