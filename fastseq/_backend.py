@@ -147,8 +147,8 @@ def wrap(result, origin: Origin):
     """Hand ``result`` (a NumPy or CuPy array) back in the caller's type and on its device."""
     if origin.kind == "torch":
         import torch
-        if not isinstance(result, np.ndarray) and origin.torch_device.type == "cpu":
-            result = result.get()
+        if origin.torch_device.type == "cpu":
+            result = to_host(result)
         out = torch.from_dlpack(result)
         return out if out.device == origin.torch_device else out.to(origin.torch_device)
     if origin.kind == "cupy":
@@ -156,9 +156,22 @@ def wrap(result, origin: Origin):
             import cupy
             return cupy.asarray(result)
         return result
-    if not isinstance(result, np.ndarray):
-        return result.get()
-    return result
+    return to_host(result)
+
+
+def to_host(a):
+    """A NumPy array of ``a``: a NumPy or CuPy array, a torch tensor (any device) or an array-like.
+
+    NumPy input comes back as it is (no copy); everything else is copied to the host once.
+    """
+    if isinstance(a, np.ndarray):
+        return a
+    if is_torch_tensor(a):
+        a = a.detach()
+        return np.asarray(a.cpu() if a.device.type != "cpu" else a)
+    if is_cupy_array(a):
+        return a.get()
+    return np.asarray(a)
 
 
 def to_device(x, device: str):
@@ -166,9 +179,7 @@ def to_device(x, device: str):
     if device == "cuda":
         import cupy
         return cupy.asarray(x)
-    if is_cupy_array(x):
-        return x.get()
-    return x
+    return to_host(x) if is_cupy_array(x) else x
 
 
 def synchronize(device: str) -> None:

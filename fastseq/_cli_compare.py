@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+from ._defaults import GATES
 
 
 @dataclass

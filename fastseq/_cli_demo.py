@@ -15,6 +15,8 @@ import time
 
 import numpy as np
 
+from . import _backend
+
 N_SAMPLES, N_FEATURES, N_CLUSTERS = 100_000, 16, 10
 BATCH, STEPS, INPUTS, HIDDEN = 32, 100, 64, 128
 
@@ -128,7 +130,7 @@ def recurrent_rows(device):
 
         layer(xd[:, :2])  # compile outside the timing (the full batch takes the same kernels)
         (out, _), t_fast = _timed(fast_call, repeats=5)
-        out = out.get() if hasattr(out, "get") else np.asarray(out)
+        out = _backend.to_host(out)
         peer, peer_t, agree = "torch", None, None
         if ref is not None:
             on_gpu = device == "cuda" and torch.cuda.is_available()

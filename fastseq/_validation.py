@@ -180,6 +180,32 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, *, xp=np):
     return w
 
 
+def check_random_state(seed) -> np.random.RandomState:
+    """The package's one ``random_state`` policy: scikit-learn's, plus NumPy Generators.
+
+    None -> NumPy's global RandomState; an int -> a new ``RandomState(seed)``; a RandomState ->
+    itself; a ``np.random.Generator`` -> a RandomState drawing from the Generator's own bit
+    generator (so the caller's stream advances, as it does for a RandomState). Every consumer
+    therefore sees one API (``choice``, ``randint``, ``uniform``, ``permutation``, ...).
+    """
+    if seed is None or seed is np.random:
+        return np.random.mtrand._rand
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return np.random.RandomState(int(seed))
+    if isinstance(seed, np.random.RandomState):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.RandomState(seed.bit_generator)
+    # ValueError, as scikit-learn's check_random_state raises for the same mistake
+    raise ValueError(f"random_state: expected None, an int, a numpy RandomState or Generator, "
+                     f"got {type(seed).__name__} {seed!r}")
+
+
+def draw_seed(random_state: np.random.RandomState) -> int:
+    """One integer seed in [0, 2**31 - 1) drawn from a :func:`check_random_state` result."""
+    return int(random_state.randint(0, 2**31 - 1))
+
+
 def check_working_memory(working_memory) -> float | None:
     """Validate ``working_memory`` (MiB of scratch space); None means the package default."""
     if working_memory is None:

@@ -14,10 +14,10 @@ import numpy as np
 from .. import _backend
 from .._sklearn_compat import (BaseEstimator, ClusterMixin, ConvergenceWarning, NotFittedError,
                                TransformerMixin)
-from .._validation import (check_array, check_float, check_int,
+from .._validation import (check_random_state, check_array, check_float, check_int,
                            check_sample_weight, check_working_memory)
 from ._engine import make_engine
-from ._kmeans_plusplus import check_random_state, data_moments, plusplus
+from ._kmeans_plusplus import data_moments, plusplus
 from ._lloyd import lloyd
 
 INITS = ("k-means++", "random")

@@ -10,24 +10,10 @@ potential each candidate would give), so seeding costs about one Lloyd iteration
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .. import _backend
-from .._validation import check_array, check_int, check_sample_weight
-
-
-def check_random_state(seed):
-    """None -> NumPy's global RandomState, int -> a new RandomState(seed), RandomState -> itself."""
-    if seed is None or seed is np.random:
-        return np.random.mtrand._rand
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return np.random.RandomState(int(seed))
-    if isinstance(seed, np.random.RandomState):
-        return seed
-    raise ValueError(f"random_state: expected None, an int or a numpy RandomState, got "
-                     f"{type(seed).__name__} {seed!r}")
+from .._validation import check_array, check_int, check_random_state, check_sample_weight
 
 
 def default_local_trials(n_clusters: int) -> int:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._nearest_cpu import FASTMATH, assign_chunk, make_scratch
+from .._defaults import FASTMATH
+from ._nearest_cpu import assign_chunk, make_scratch
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH)

@@ -22,10 +22,10 @@ import numpy as np
 
 from .. import _backend
 from .._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
-from .._validation import check_float, check_int, check_sample_weight
+from .._validation import check_float, check_int, check_random_state, check_sample_weight, draw_seed
 from ._engine import make_engine
 from ._kmeans import FittedCentersMixin, KMeans, initial_centers, validate_data
-from ._kmeans_plusplus import check_random_state, data_moments
+from ._kmeans_plusplus import data_moments
 
 GPU_CHECK_EVERY = 16
 
@@ -361,7 +361,7 @@ class _BatchSampler:
         uniform = bool((weights == weights[0]).all())
         self.cdf = None if uniform else xp.cumsum(weights / weights.sum())
         if xp is not np:  # draw on the device, seeded from the host generator
-            self.device_rng = xp.random.RandomState(int(rs.randint(0, 2**31 - 1)))
+            self.device_rng = xp.random.RandomState(draw_seed(rs))
 
     def __call__(self):
         xp, n = self.xp, self.n

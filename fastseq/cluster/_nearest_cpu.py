@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-# fastmath flags that keep NaN/Inf semantics (DESIGN.md): no nnan / ninf.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+from .._defaults import FASTMATH
+
 
 
 @njit(cache=True, fastmath=FASTMATH, inline="always")

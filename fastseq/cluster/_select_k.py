@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import _backend
-from .._validation import check_array, check_sample_weight
-from ._silhouette import _host, silhouette_score
+from .._validation import check_array, check_random_state, check_sample_weight, draw_seed
+from ._silhouette import silhouette_score
 
 METHODS = ("silhouette", "elbow", "bic")
 ESTIMATORS = ("auto", "kmeans", "minibatch")
@@ -141,7 +141,7 @@ def select_k(X, k_values, *, method="silhouette", estimator="auto", random_state
     weights = None
     if sample_weight is not None:
         scalar = isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool)
-        weights = check_sample_weight(sample_weight if scalar else _host(sample_weight), n,
+        weights = check_sample_weight(sample_weight if scalar else _backend.to_host(sample_weight), n,
                                       np.float64)
     proto = _make_estimator(estimator, n, random_state, device, estimator_params)
     sil_seed = _silhouette_seed(random_state)
@@ -157,7 +157,7 @@ def select_k(X, k_values, *, method="silhouette", estimator="auto", random_state
             model.fit(X)
         else:
             model.fit(X, sample_weight=sample_weight)
-        labels = _host(model.labels_).astype(np.int64, copy=False)
+        labels = _backend.to_host(model.labels_).astype(np.int64, copy=False)
         inertia[idx] = float(model.inertia_)
         n_distinct = np.unique(labels).size
         if 2 <= n_distinct <= n - 1:
@@ -262,16 +262,9 @@ def _clone(estimator, k):
 
 def _silhouette_seed(random_state):
     """One integer seed for the silhouette's sample, so every k is scored on the same rows."""
-    if random_state is None:
-        return int(np.random.mtrand._rand.randint(0, 2**31 - 1))
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         return int(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**31 - 1))
-    raise TypeError(f"random_state: expected None, an int, a numpy RandomState or Generator, "
-                    f"got {type(random_state).__name__} {random_state!r}")
+    return draw_seed(check_random_state(random_state))
 
 
 def spherical_bic(inertia, labels, k, d, sample_weight=None):

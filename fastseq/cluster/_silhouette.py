@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import _backend
 from .._threads import n_workers, single_threaded_blas
-from .._validation import check_array, check_working_memory
+from .._validation import check_array, check_random_state, check_working_memory
 
 # Up to this many features, distances are summed from differences (exact, and as fast as a GEMM).
 DIRECT_MAX_FEATURES = 4
@@ -106,19 +106,11 @@ def _prepare_X(X, device, working_memory):
     return _backend.to_device(X, device), origin, device, working_memory
 
 
-def _host(a):
-    """A NumPy view of labels given as NumPy, CuPy, torch or any array-like."""
-    a, _ = _backend.unwrap(a)
-    if _backend.is_cupy_array(a):
-        return a.get()
-    return np.asarray(a)
-
-
 def _encode_labels(labels, n, *, check_count=True):
     """labels -> (n,) int64 codes 0..L-1 in sorted order of the distinct values."""
     if labels is None:
         raise TypeError("labels: expected an array-like of shape (n_samples,), got None")
-    lab = _host(labels)
+    lab = _backend.to_host(labels)
     if lab.ndim != 1:
         raise ValueError(f"labels: expected a 1-D array of shape ({n},), got a {lab.ndim}-D array "
                          f"of shape {lab.shape}")
@@ -167,16 +159,8 @@ def _check_sample_size(sample_size, n):
 
 def _sample_rows(random_state, n, sample_size):
     """Row indices of the sample, drawn as scikit-learn's silhouette_score draws them."""
-    if random_state is None:
-        gen = np.random.mtrand._rand
-    elif isinstance(random_state, (np.random.RandomState, np.random.Generator)):
-        gen = random_state
-    elif isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
-        gen = np.random.RandomState(int(random_state))
-    else:
-        raise TypeError(f"random_state: expected None, an int, a numpy RandomState or Generator, "
-                        f"got {type(random_state).__name__} {random_state!r}")
-    return np.asarray(gen.permutation(n)[:sample_size], dtype=np.int64)
+    rs = check_random_state(random_state)
+    return np.asarray(rs.permutation(n)[:sample_size], dtype=np.int64)
 
 
 def _silhouette_array(X, codes, device, working_memory):

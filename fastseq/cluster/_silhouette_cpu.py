@@ -36,8 +36,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# fastmath flags that keep NaN/Inf semantics (DESIGN.md): no nnan / ninf.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
+from .._defaults import FASTMATH
+
 
 
 @njit(cache=True, fastmath=FASTMATH)

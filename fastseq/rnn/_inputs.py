@@ -50,7 +50,7 @@ def check_state(h, name: str, shape: tuple, dtype, xp):
     h = check_float_input(h, name, dtype, ndim=(0, 1, 2, 3, 4, 5))
     if tuple(h.shape) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(h.shape)}")
-    return xp.asarray(h) if xp is not np else (h.get() if _backend.is_cupy_array(h) else h)
+    return xp.asarray(h) if xp is not np else _backend.to_host(h)
 
 
 def split_hx(hx, is_lstm: bool):
@@ -73,7 +73,7 @@ def check_lengths(lengths, batch_size: int, seq_len: int):
     if lengths is None:
         return np.full(batch_size, seq_len, dtype=np.int64)
     if _backend.is_cupy_array(lengths):
-        lengths = lengths.get()
+        lengths = _backend.to_host(lengths)
     try:
         arr = np.asarray(lengths)
     except Exception as exc:

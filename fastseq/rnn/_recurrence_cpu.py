@@ -31,13 +31,10 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+from .._defaults import FASTMATH
 from .._threads import single_threaded_blas
 
-# fastmath flags that keep NaN/Inf semantics (DESIGN.md): no nnan / ninf.
-FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
-
 KINDS = ("lstm", "gru", "rnn")
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 # Slices of at least this many rows use BLAS for the recurrent product (measured on the 2-core
 # AVX-512 machine: the hand loop wins below it).

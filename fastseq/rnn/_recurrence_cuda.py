@@ -39,10 +39,10 @@ from numba import config as _numba_config
 from numba import cuda, float32, float64, int32, int64
 
 from fastseq._backend import is_cupy_array
+from fastseq._defaults import GATES
 
 LSTM, GRU, RNN = 0, 1, 2
 KINDS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 ACTS = {"tanh": 0, "relu": 1}
 
 BT = 4                      # batch rows per thread in the mat-vec (register tile of 4 accumulators)

@@ -7,9 +7,8 @@ has a one-layer LSTM from 64 features to 128 units" (99,328) without building on
 
 from __future__ import annotations
 
+from .._defaults import GATES
 from .._validation import check_int
-
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
 def check_kind(kind) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._backend import is_torch_tensor, unwrap
+from .._backend import is_cupy_array, is_torch_tensor, to_host, unwrap
+from .._validation import check_random_state
 
 
 def check_dtype(dtype) -> np.dtype:
@@ -33,11 +34,11 @@ def check_dtype(dtype) -> np.dtype:
 def init_uniform(shapes: dict, hidden_size: int, dtype, random_state=None) -> dict:
     """torch's default initialisation: every parameter U(-1/sqrt(H), 1/sqrt(H)).
 
-    ``random_state``: None, an int seed or a ``numpy.random.Generator`` (the values differ from
-    torch's generator: use ``from_torch`` or ``load_state_dict`` to get a torch model's weights).
+    ``random_state``: None, an int seed, a ``numpy.random.RandomState`` or ``Generator``
+    (the package's one policy, ``check_random_state``). The values differ from torch's generator:
+    use ``from_torch`` or ``load_state_dict`` to get a torch model's weights.
     """
-    rng = random_state if isinstance(random_state, np.random.Generator) else \
-        np.random.default_rng(random_state)
+    rng = check_random_state(random_state)
     bound = 1.0 / np.sqrt(hidden_size)
     return {name: rng.uniform(-bound, bound, size=shape).astype(dtype) for name, shape in shapes.items()}
 
@@ -52,8 +53,8 @@ def to_numpy(value, name: str):
             raise TypeError(f"{name}: expected float32 or float64 values, got {value.dtype}")
         arr, _ = unwrap(value)
         return np.asarray(arr)
-    if type(value).__module__.split(".")[0] == "cupy":
-        return value.get()
+    if is_cupy_array(value):
+        return to_host(value)
     try:
         return np.asarray(value)
     except Exception as exc:

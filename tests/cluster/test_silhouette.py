@@ -178,7 +178,7 @@ def test_bad_X_and_parameters(rng):
     for size in (5.0, True, "5"):
         with pytest.raises(TypeError, match=r"sample_size: expected None or an integer, got"):
             fastseq.silhouette_score(X, labels, sample_size=size)
-    with pytest.raises(TypeError, match=r"random_state: expected None, an int, .* got str"):
+    with pytest.raises(ValueError, match=r"random_state: expected None, an int, .* got str"):
         fastseq.silhouette_score(X, labels, sample_size=5, random_state="seed")
     with pytest.raises(ValueError, match=r"labels: .* \(sample_size=2 of the 10 rows of X gives "
                                          r"2 rows\), got"):
