@@ -122,7 +122,7 @@ def main(argv=None):
     cupy.cuda.get_current_stream().synchronize()
     peak = pool.total_bytes() - before
     print(f"Lloyd at k={k_big}: device pool {peak / 2**20:.0f} MiB beyond the data "
-          f"(budget {fastseq.cluster._distances.GPU_WORKING_MEMORY_MIB} MiB tile + outputs)")
+          f"(budget {fastseq._defaults.GPU_WORKING_MEMORY_MIB} MiB tile + outputs)")
 
     print(f"\ndevice: {status.name}; cupy {status.cupy_version}; torch {torch.__version__}")
     print(f"{'what':<52} {'shape':<20} {'ms':>9} {'x SGEMM':>8}")

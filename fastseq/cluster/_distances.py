@@ -1,8 +1,10 @@
 """Public distance kernels: ``pairwise_sqdist`` and ``nearest_centers``.
 
-This module validates, picks the backend and the strategy, sizes chunks from the memory budget,
-and hands results back in the caller's array type. The arithmetic lives in ``_nearest_cpu.py``
-and ``_nearest_cuda.py``.
+Each public function validates, resolves the device and hands results back in the caller's array
+type; behind it a private ``*_array`` function does the work on validated arrays already on the
+device, for the estimators to call without validating twice. Nearest centers go through the same
+engine pass as the K-means fits (``_engine.py``); the full distance matrix through the kernels of
+``_nearest_cpu.py`` / ``_nearest_cuda.py``. Chunk sizes come from ``_chunking.py``.
 """
 
 from __future__ import annotations
@@ -10,38 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
+from .._defaults import NEAREST_DIRECT_MAX_FEATURES
 from .._threads import n_workers, single_threaded_blas
 from .._validation import check_array, check_n_features, check_working_memory
-
-# Up to this many features, distances are summed from differences: a GEMM cannot help.
-DIRECT_MAX_FEATURES = 8
-# Default scratch budget on the GPU (MiB) for the (rows, k) product tile.
-GPU_WORKING_MEMORY_MIB = 1024
-# On the CPU the (k, rows) tile should stay in the core's L2 cache.
-CPU_TILE_BYTES = 512 * 1024
-CPU_MIN_ROWS, CPU_MAX_ROWS = 128, 1024
-
-
-def cpu_rows_per_chunk(k: int, itemsize: int, working_memory=None) -> int:
-    """Rows per CPU chunk: the (k, rows) tile fits in L2 (and in the budget when one is given).
-
-    Without a budget this is independent of the thread count, so results do not depend on it.
-    A ``working_memory`` budget is shared by the workers, so the chunk (and with it the order of
-    the float64 sums) then depends on the thread count: reproducible for a fixed thread count.
-    """
-    rows = CPU_TILE_BYTES // max(1, k * itemsize)
-    rows = 1 << max(0, int(rows).bit_length() - 1)  # a power of two
-    rows = min(CPU_MAX_ROWS, max(CPU_MIN_ROWS, rows))
-    if working_memory is not None:
-        budget_rows = int(working_memory * 2**20) // max(1, k * itemsize * n_workers())
-        rows = min(rows, max(1, budget_rows))
-    return rows
-
-
-def gpu_rows_per_chunk(k: int, d: int, itemsize: int, working_memory=None) -> int:
-    """Rows per GPU chunk: the (rows, k) tile plus the shifted rows fit in the budget."""
-    budget = (GPU_WORKING_MEMORY_MIB if working_memory is None else working_memory) * 2**20
-    return max(1, int(budget // ((k + d) * itemsize)))
+from ._chunking import cpu_rows_per_chunk, gpu_rows_per_chunk
+from ._engine import make_engine
 
 
 def _prepare(X, Y, device, working_memory, y_name):
@@ -81,35 +56,14 @@ def nearest_centers(X, centers, *, device="auto", working_memory=None):
 
 
 def nearest_centers_array(X, C, device, working_memory=None):
-    """:func:`nearest_centers` on validated, contiguous arrays already on ``device``."""
-    direct = X.shape[1] <= DIRECT_MAX_FEATURES
-    if device == "cuda":
-        from ._nearest_cuda import nearest_centers_cuda
-        import cupy
-        rows = gpu_rows_per_chunk(C.shape[0], X.shape[1], X.dtype.itemsize, working_memory)
-        return nearest_centers_cuda(X, C, rows, cupy, direct=direct)
-    from . import _lloyd_cpu
-    from ._engine import layout
-    n = X.shape[0]
-    labels = np.empty(n, dtype=np.int64)
-    sqdist = np.empty(n, dtype=np.float64)
-    rows, slots = layout(n, C.shape[0], 1, X.dtype.itemsize, working_memory)
-    Cs, cnorm, shift = shifted_centers(C)
-    unused = np.empty((1, 1, 1))
-    with single_threaded_blas():
-        _lloyd_cpu.lloyd_pass(X, unused[0, 0], C, Cs, cnorm, shift, direct, rows, slots, False,
-                              labels, sqdist, unused, unused[0])
-    return labels, sqdist
+    """:func:`nearest_centers` of validated, C-contiguous X (n, d) and C (k, d) of one dtype,
+    already on ``device``: (labels (n,) int64, sqdist (n,) float64) on that device.
 
-
-def shifted_centers(C):
-    """(Cs, cnorm, shift): centers shifted by their mean, their squared norms (summed in float64)
-    and the shift, all in C's dtype. Shifting X and C alike keeps ||x||^2 - 2x.c + ||c||^2
-    accurate in float32 far from the origin."""
+    X and C are shifted by the centers' mean (cheap, and as good as the data's mean for the
+    accuracy of ||x||^2 - 2 x.c + ||c||^2 near the centers) inside the engine's pass.
+    """
     shift = C.mean(axis=0, dtype=np.float64).astype(C.dtype)
-    Cs = np.ascontiguousarray(C - shift)
-    cnorm = np.einsum("ij,ij->i", Cs, Cs, dtype=np.float64).astype(C.dtype)
-    return Cs, cnorm, shift
+    return make_engine(X, None, shift, device, working_memory).assign(C)
 
 
 def pairwise_sqdist(X, Y=None, *, device="auto", working_memory=None):
@@ -131,24 +85,24 @@ def pairwise_sqdist(X, Y=None, *, device="auto", working_memory=None):
     same = Y is None or Y is X
     X, Y, device, origin, working_memory = _prepare(X, X if Y is None else Y, device,
                                                     working_memory, "Y")
+    out = pairwise_sqdist_array(X, Y, device, working_memory)
+    if same:
+        _backend.get_namespace(device).fill_diagonal(out, 0)
+    return _backend.wrap(out, origin)
+
+
+def pairwise_sqdist_array(X, Y, device, working_memory=None):
+    """:func:`pairwise_sqdist` of validated, C-contiguous X (n, d) and Y (m, d) of one dtype,
+    already on ``device``: (n, m) in X's dtype on that device."""
     if device == "cuda":
         from ._nearest_cuda import pairwise_sqdist_cuda
         import cupy
         rows = gpu_rows_per_chunk(Y.shape[0], X.shape[1], X.dtype.itemsize, working_memory)
-        out = pairwise_sqdist_cuda(X, Y, cupy, rows)
-    else:
-        out = _pairwise_cpu(X, Y, working_memory)
-    if same:
-        xp = _backend.get_namespace(device)
-        xp.fill_diagonal(out, 0)
-    return _backend.wrap(out, origin)
-
-
-def _pairwise_cpu(X, Y, working_memory):
+        return pairwise_sqdist_cuda(X, Y, cupy, rows)
     from . import _nearest_cpu
     out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
     rows = cpu_rows_per_chunk(Y.shape[0], X.dtype.itemsize, working_memory)
-    if X.shape[1] <= DIRECT_MAX_FEATURES:
+    if X.shape[1] <= NEAREST_DIRECT_MAX_FEATURES:
         _nearest_cpu.pairwise_direct(X, Y, rows, n_workers(), out)
         return out
     shift = Y.mean(axis=0, dtype=np.float64).astype(X.dtype)

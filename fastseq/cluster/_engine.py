@@ -16,27 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._defaults import NEAREST_DIRECT_MAX_FEATURES, STREAM_CHUNK_ROWS
 from .._threads import single_threaded_blas
-from ._distances import DIRECT_MAX_FEATURES, cpu_rows_per_chunk, gpu_rows_per_chunk
+from ._chunking import gpu_rows_per_chunk, lloyd_layout, stream_layout
 
-# Chunks are grouped into at most this many accumulator slots (fixed by the shape, not the
-# thread count, so that sums are bit-identical whatever the number of threads) ...
-MAX_SLOTS = 16
-# ... and the slots' float64 (k, d) sums stay within this many bytes.
-SLOT_BYTES = 64 * 2**20
+# The weights a pass without update is given: the kernel does not read them.
+_UNUSED_WEIGHTS = np.zeros(1)
 # Below this many clusters a plain pass costs little more than keeping the bounds (and the
 # bounds kernels are not worth compiling).
 PRUNE_MIN_CLUSTERS = 32
 # Tighten upper bounds (one exact distance per row) only when few rows are left to reassign.
 TIGHTEN_MAX_FRACTION = 0.5
-
-
-def layout(n, k, d, itemsize, working_memory=None):
-    """(rows per chunk, accumulator slots) of a CPU pass: chunks sized for the cache, slots fixed
-    by the shape alone (never by the thread count)."""
-    chunk = cpu_rows_per_chunk(k, itemsize, working_memory)
-    n_chunks = (n + chunk - 1) // chunk
-    return chunk, max(1, min(MAX_SLOTS, n_chunks, SLOT_BYTES // max(1, k * d * 8)))
 
 
 @dataclass
@@ -83,7 +73,14 @@ class CPUEngine:
         self.X, self.weights, self.shift = X, weights, shift
         self.shift64 = shift.astype(np.float64)
         self.working_memory = working_memory
-        self.direct = X.shape[1] <= DIRECT_MAX_FEATURES
+        self.direct = X.shape[1] <= NEAREST_DIRECT_MAX_FEATURES
+
+    def shifted(self, C):
+        """(C, Cs, cnorm) for exact centers C (k, d) in X's dtype: Cs = C - shift in X's dtype
+        and ||Cs||^2 summed in float64."""
+        Cs = np.ascontiguousarray(C - self.shift)
+        cnorm = np.einsum("ij,ij->i", Cs, Cs, dtype=np.float64).astype(C.dtype)
+        return C, Cs, cnorm
 
     def centers(self, Cs64):
         """(C, Cs, cnorm): unshifted and shifted centers and ||Cs||^2, in X's dtype."""
@@ -99,11 +96,26 @@ class CPUEngine:
         Returns (labels (m,) int64, sqdist (m,) float64, sums (k, d) float64 of weighted shifted
         rows, counts (k,) float64 of weights); sums and counts are None unless ``update``.
         """
+        return self._pass(self.centers(Cs64), update, rows)
+
+    def assign(self, C):
+        """(labels (n,) int64, sqdist (n,) float64): every row's nearest center among the exact
+        centers C (k, d) in X's dtype (``nearest_centers``, ``predict``); weights unused."""
+        labels, sqdist, _, _ = self._pass(self.shifted(C), False, None)
+        return labels, sqdist
+
+    def _pass(self, centers, update, rows):
         from . import _lloyd_cpu
-        X, w = (self.X, self.weights) if rows is None else (self.X[rows], self.weights[rows])
-        k, d = Cs64.shape
-        chunk, slots = layout(X.shape[0], k, d, X.dtype.itemsize, self.working_memory)
-        C, Cs, cnorm = self.centers(Cs64)
+        C, Cs, cnorm = centers
+        X = self.X if rows is None else self.X[rows]
+        if update:
+            w = self.weights if rows is None else self.weights[rows]
+        else:  # not read by the kernel; any float64 vector keeps the compiled signature
+            w = _UNUSED_WEIGHTS
+        k, d = C.shape
+        # without update the slots hold no sums, so only the parallel split depends on them
+        chunk, slots = lloyd_layout(X.shape[0], k, d if update else 1, X.dtype.itemsize,
+                                    self.working_memory)
         m = X.shape[0]
         labels = np.empty(m, dtype=np.int64)
         sqdist = np.empty(m, dtype=np.float64)
@@ -126,7 +138,7 @@ class CPUEngine:
         from . import _hamerly_cpu
         n = self.X.shape[0]
         xnorm = np.empty(n, dtype=np.float64)
-        _hamerly_cpu.shifted_sqnorms(self.X, self.shift, 4096, xnorm)
+        _hamerly_cpu.shifted_sqnorms(self.X, self.shift, STREAM_CHUNK_ROWS, xnorm)
         return BoundsState(np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n), xnorm)
 
     def lloyd_pass_pruned(self, Cs64, state):
@@ -136,7 +148,7 @@ class CPUEngine:
         X = self.X
         n, d = X.shape
         k = Cs64.shape[0]
-        chunk, slots = layout(n, k, d, X.dtype.itemsize, self.working_memory)
+        chunk, slots = lloyd_layout(n, k, d, X.dtype.itemsize, self.working_memory)
         C, Cs, cnorm = self.centers(Cs64)
         Cs_f64 = Cs.astype(np.float64)
         norms2 = np.einsum("ij,ij->i", Cs_f64, Cs_f64)
@@ -156,7 +168,7 @@ class CPUEngine:
                 mark = np.empty(n, dtype=np.uint8)
                 _hamerly_cpu.screen(state.labels, state.upper, state.lower, state.xnorm,
                                     err_scale, cs_max, half_gap, delta, top, second,
-                                    int(order[-1]), 4096, mark)
+                                    int(order[-1]), STREAM_CHUNK_ROWS, mark)
                 rows = np.flatnonzero(mark)
                 if len(rows) <= TIGHTEN_MAX_FRACTION * n:  # else most would fail again anyway
                     _hamerly_cpu.tighten(X, self.shift, Cs, state.labels, state.upper,
@@ -180,11 +192,11 @@ class CPUEngine:
         """State for k-means++ after choosing row ``first``: closest (n,) float64 squared
         distances to the nearest chosen center, that center's index, and room for the
         ``n_clusters`` chosen centers (shifted float64) and their squared norms."""
-        from . import _lloyd_cpu
+        from . import _plusplus_cpu
         n, d = self.X.shape
         point = self._shifted_row(first)
         closest = np.empty(n, dtype=np.float64)
-        _lloyd_cpu.sqdist_to_point(self.X, self.shift, point, 4096, closest)
+        _plusplus_cpu.sqdist_to_point(self.X, self.shift, point, STREAM_CHUNK_ROWS, closest)
         state = PlusPlusState(closest, np.zeros(n, dtype=np.int64),
                               np.empty((n_clusters, d)), np.empty(n_clusters))
         state.add(point.astype(np.float64))
@@ -195,7 +207,7 @@ class CPUEngine:
 
     def plusplus_potentials(self, state, cand_rows):
         """(t,) float64: Σ w·min(closest, d(x, candidate)) for each candidate row."""
-        from . import _lloyd_cpu
+        from . import _plusplus_cpu
         n = self.X.shape[0]
         cands = np.stack([self._shifted_row(i) for i in cand_rows])
         cands64 = cands.astype(np.float64)
@@ -205,29 +217,25 @@ class CPUEngine:
         # bound (a smaller distance only makes the pruning test keep more rows)
         both = state.norms[:c, None] + cand_norms[None, :]
         cc2 = np.maximum(both - 2.0 * (state.chosen[:c] @ cands64.T) - 1e-12 * both, 0.0)
-        chunk = 4096
-        slots = max(1, min(MAX_SLOTS, (n + chunk - 1) // chunk))
+        chunk, slots = stream_layout(n)
         pots = np.empty((slots, len(cand_rows)), dtype=np.float64)
         if state.newdist is None or state.newdist.shape[0] != len(cand_rows):
             state.newdist = np.empty((len(cand_rows), n), dtype=np.float64)
-        _lloyd_cpu.plusplus_potentials(self.X, self.shift, self.weights, state.closest,
+        _plusplus_cpu.plusplus_potentials(self.X, self.shift, self.weights, state.closest,
                                        state.nearest, cands, cc2, chunk, pots, state.newdist)
         state.candidates = cands64
         return pots.sum(axis=0)
 
     def plusplus_take(self, state, q):
         """Add candidate ``q`` of the last :meth:`plusplus_potentials` call to the chosen centers."""
-        from . import _lloyd_cpu
-        _lloyd_cpu.plusplus_update(state.closest, state.nearest, state.newdist[q],
-                                   state.n_chosen, 4096)
+        from . import _plusplus_cpu
+        _plusplus_cpu.plusplus_update(state.closest, state.nearest, state.newdist[q],
+                                      state.n_chosen, STREAM_CHUNK_ROWS)
         state.add(state.candidates[q])
 
     def rows(self, index):
         """Rows of X as float64 shifted coordinates (for relocation and initial centers)."""
         return np.asarray(self.X[index], dtype=np.float64) - self.shift64
-
-    def to_host(self, a):
-        return a
 
 
 class CUDAEngine:
@@ -246,6 +254,11 @@ class CUDAEngine:
         self.shift64 = shift.astype(np.float64)
         self.working_memory = working_memory
 
+    def shifted(self, C):
+        Cs = self.xp.ascontiguousarray(C - self.shift)
+        cnorm = (Cs.astype(np.float64) ** 2).sum(axis=1).astype(C.dtype)
+        return C, Cs, cnorm
+
     def centers(self, Cs64):
         xp = self.xp
         dtype = self.X.dtype
@@ -255,12 +268,24 @@ class CUDAEngine:
         return C, Cs, cnorm
 
     def lloyd_pass(self, Cs64, update=True, rows=None):
+        return self._pass(self.centers(Cs64), update, rows)
+
+    def assign(self, C):
+        """As :meth:`CPUEngine.assign`; for small d one thread per row sums the distances to
+        every center directly (no product tile)."""
+        if self.X.shape[1] <= NEAREST_DIRECT_MAX_FEATURES:
+            from ._nearest_cuda import nearest_direct_cuda
+            return nearest_direct_cuda(self.X, C, self.xp)
+        labels, sqdist, _, _ = self._pass(self.shifted(C), False, None)
+        return labels, sqdist
+
+    def _pass(self, centers, update, rows):
         from ._lloyd_cuda import lloyd_pass_cuda
         xp = self.xp
+        C, Cs, cnorm = centers
         X, w = (self.X, self.weights) if rows is None else (self.X[rows], self.weights[rows])
         X = xp.ascontiguousarray(X)
-        k, d = Cs64.shape
-        C, Cs, cnorm = self.centers(Cs64)
+        k, d = C.shape
         m = X.shape[0]
         labels = xp.empty(m, dtype=np.int64)
         sqdist = xp.empty(m, dtype=np.float64)
@@ -296,9 +321,6 @@ class CUDAEngine:
 
     def rows(self, index):
         return self.X[index].astype(np.float64) - self.shift64
-
-    def to_host(self, a):
-        return a if isinstance(a, np.ndarray) else a.get()
 
 
 def make_engine(X, weights, shift, device, working_memory=None):

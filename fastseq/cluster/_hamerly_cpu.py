@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._nearest_cpu import FASTMATH, _winner_sqdist, shifted_rows
+from .._defaults import FASTMATH
+from ._nearest_cpu import _winner_sqdist, shifted_rows
 
 # relative slack for float64 rounding in the bounds themselves
 SLACK = 1e-12

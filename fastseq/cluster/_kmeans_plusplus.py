@@ -13,7 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _backend
+from .._backend import to_host
 from .._validation import check_array, check_int, check_random_state, check_sample_weight
+from ._engine import make_engine
+from ._moments import data_moments
 
 
 def default_local_trials(n_clusters: int) -> int:
@@ -28,7 +31,7 @@ def plusplus(engine, n_clusters, random_state, n_local_trials=None):
     n = engine.X.shape[0]
     if n_local_trials is None:
         n_local_trials = default_local_trials(n_clusters)
-    w_host = engine.to_host(engine.weights)
+    w_host = to_host(engine.weights)
     indices = np.empty(n_clusters, dtype=np.int64)
     indices[0] = random_state.choice(n, p=w_host / w_host.sum())
     state = engine.plusplus_start(indices[0], n_clusters)
@@ -37,8 +40,8 @@ def plusplus(engine, n_clusters, random_state, n_local_trials=None):
         rand_vals = random_state.uniform(size=n_local_trials) * pot
         cumulative = xp.cumsum(engine.weights * state.closest)
         cand = xp.searchsorted(cumulative, xp.asarray(rand_vals))
-        cand = engine.to_host(xp.minimum(cand, n - 1))
-        pots = engine.to_host(engine.plusplus_potentials(state, cand))
+        cand = to_host(xp.minimum(cand, n - 1))
+        pots = to_host(engine.plusplus_potentials(state, cand))
         best = int(np.argmin(pots))
         pot = float(pots[best])
         engine.plusplus_take(state, best)
@@ -66,7 +69,6 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_l
     centers : (n_clusters, d) rows of X, in X's dtype and the caller's array type.
     indices : (n_clusters,) int64 row indices of the chosen centers (same array type).
     """
-    from ._engine import make_engine
     X, origin = _backend.unwrap(X)
     device = _backend.resolve_device(device, X)
     X = check_array(X, "X")
@@ -82,24 +84,3 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_l
     _, indices = plusplus(engine, n_clusters, rs, n_local_trials)
     centers = X[xp.asarray(indices) if xp is not np else indices]
     return _backend.wrap(centers, origin), _backend.wrap(xp.asarray(indices), origin)
-
-
-def data_moments(X, xp):
-    """(column means (d,) float64, mean over columns of the column variances), in one pass.
-
-    The variance mean is scikit-learn's tolerance scale. On the CPU a Numba pass (a memmap is
-    read chunk by chunk, never loaded whole); on the GPU CuPy's reductions.
-    """
-    if xp is not np:
-        return X.mean(axis=0, dtype=np.float64), float(X.var(axis=0, dtype=np.float64).mean())
-    from . import _lloyd_cpu
-    n, d = X.shape
-    chunk = 4096
-    slots = max(1, min(16, (n + chunk - 1) // chunk))
-    sums = np.empty((slots, d))
-    sumsq = np.empty((slots, d))
-    _lloyd_cpu.column_moments(X, chunk, sums, sumsq)
-    m1 = sums.sum(axis=0) / n
-    m2 = sumsq.sum(axis=0) / n
-    mean = np.asarray(X[0], dtype=np.float64) + m1
-    return mean, float(np.maximum(m2 - m1 * m1, 0.0).mean())

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._backend import to_host
+
 
 @dataclass
 class LloydResult:
@@ -41,11 +43,11 @@ def relocate_empty_clusters(engine, sums, counts, labels, sqdist):
     if xp is np:
         far = np.argsort(-sqdist, kind="stable")[:n_empty]
     else:  # CuPy's argsort is a stable radix sort
-        far = engine.to_host(xp.argsort(-sqdist)[:n_empty])
-    empty = engine.to_host(empty)
-    weights = engine.to_host(engine.weights[far])
-    rows = engine.to_host(engine.rows(far))
-    old = engine.to_host(labels[far])
+        far = to_host(xp.argsort(-sqdist)[:n_empty])
+    empty = to_host(empty)
+    weights = to_host(engine.weights[far])
+    rows = to_host(engine.rows(far))
+    old = to_host(labels[far])
     for new_id, w, x, old_id in zip(empty, weights, rows, old):
         sums[int(old_id)] -= xp.asarray(x * w)
         sums[int(new_id)] = xp.asarray(x * w)

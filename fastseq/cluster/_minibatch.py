@@ -20,12 +20,13 @@ from collections.abc import Iterator
 
 import numpy as np
 
+import warnings
+
 from .. import _backend
-from .._sklearn_compat import BaseEstimator, ClusterMixin, TransformerMixin
 from .._validation import check_float, check_int, check_random_state, check_sample_weight, draw_seed
 from ._engine import make_engine
-from ._kmeans import FittedCentersMixin, KMeans, initial_centers, validate_data
-from ._kmeans_plusplus import data_moments
+from ._kmeans_base import BaseKMeans, initial_centers, validate_data
+from ._moments import data_moments
 
 GPU_CHECK_EVERY = 16
 
@@ -105,7 +106,7 @@ def reassign_low_counts(Cs64, counts, engine, ratio, permutation, xp, active=Tru
     return low
 
 
-class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEstimator):
+class MiniBatchKMeans(BaseKMeans):
     """Mini-batch K-means, as ``sklearn.cluster.MiniBatchKMeans`` with a ``device``.
 
     Parameters (as scikit-learn's)
@@ -117,7 +118,7 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
     verbose : int.
     compute_labels : bool, default True. Compute ``labels_`` and ``inertia_`` on the whole data at
         the end of ``fit`` (and on the chunk in ``partial_fit``).
-    random_state : None, int or numpy RandomState.
+    random_state : None, int, numpy RandomState or Generator.
     tol : float, default 0.0. Stop when the squared center change is at most ``tol`` times the
         mean feature variance (0 disables it).
     max_no_improvement : int or None, default 10. Stop after this many steps without improvement
@@ -153,14 +154,12 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
         self.reassignment_ratio = reassignment_ratio
         self.device = device
 
+    _auto_n_init_random = 3  # scikit-learn's MiniBatchKMeans default for init="random"
+
     # -- parameters --------------------------------------------------------------------------
 
     def _check_params(self, n_samples, n_features, dtype):
-        proxy = KMeans(self.n_clusters, init=self.init, n_init=self.n_init, max_iter=self.max_iter,
-                       tol=self.tol, verbose=self.verbose)
-        k, init, n_init = proxy._check_params(n_samples, n_features, dtype)
-        if isinstance(self.n_init, str) and isinstance(init, str) and init == "random":
-            n_init = 3  # scikit-learn's MiniBatchKMeans default for random init
+        k, init, n_init = self._check_init_params(n_samples, n_features, dtype)
         batch = min(check_int(self.batch_size, "batch_size", minimum=1), n_samples)
         check_float(self.reassignment_ratio, "reassignment_ratio", minimum=0.0)
         if self.max_no_improvement is not None:
@@ -170,10 +169,9 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
         else:
             init_size = check_int(self.init_size, "init_size", minimum=1)
             if init_size < k:
-                import warnings
                 warnings.warn(f"init_size={init_size} should be larger than n_clusters={k}. "
                               "Setting it to min(3*n_clusters, n_samples)", RuntimeWarning,
-                              stacklevel=3)
+                              stacklevel=4)
                 init_size = 3 * k
         return k, init, n_init, batch, min(init_size, n_samples)
 
@@ -202,21 +200,12 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
                 best, best_inertia = Cs64, inertia
         return xp.array(best, dtype=np.float64)
 
-    def fit(self, X, y=None, sample_weight=None):
-        """Compute the centers from mini-batches of X (NumPy, memmap, CuPy or torch).
-
-        sample_weight (n,) non-negative: batches are drawn in proportion to it. Returns self.
-        """
-        X, _, device = validate_data(self, X, reset=True)
-        self.device_ = device
-        xp = _backend.get_namespace(device)
-        n, d = X.shape
-        k, init, n_init, batch, init_size = self._check_params(n, d, X.dtype)
-        w = check_sample_weight(sample_weight, n, np.float64, xp=xp)
-        rs = check_random_state(self.random_state)
-        mean, mean_variance = data_moments(X, xp)
-        shift = mean.astype(X.dtype)
-        tol = mean_variance * float(self.tol) if self.tol else 0.0
+    def _fit_centers(self, data, k, init, n_init, batch, init_size):
+        """``fit``: the mini-batch steps on validated data (a :class:`FitData`); batches are
+        drawn in proportion to the sample weights."""
+        X, device, xp, w, rs, shift = data.X, data.device, data.xp, data.weights, data.rs, data.shift
+        n = X.shape[0]
+        tol = data.mean_variance * float(self.tol) if self.tol else 0.0
         engine = make_engine(X, w, shift, device)
         Cs64 = self._init_centers(X, w, shift, init, k, n_init, init_size, rs, device)
         counts = xp.zeros(k, dtype=np.float64)
@@ -262,7 +251,6 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
         ewa = stop.ewa
         self._finish(engine, Cs64, counts, shift, step + 1, n, batch,
                      None if ewa is None else ewa * float(w.sum()))
-        return self
 
     def _step(self, engine, Cs64, counts, ratio, reassign, rs, xp):
         """One mini-batch step on a batch engine; updates Cs64 / counts in place and returns the
@@ -284,13 +272,13 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
 
     def _finish(self, engine, Cs64, counts, shift, n_steps, n, batch, ewa_inertia):
         C, _, _ = engine.centers(Cs64)
-        self.cluster_centers_ = np.asarray(engine.to_host(C))
+        self.cluster_centers_ = _backend.to_host(C)
         self._Cs64, self._counts, self._shift = Cs64, counts, shift
         self.n_steps_ = n_steps
         self.n_iter_ = int(np.ceil(n_steps * batch / n))
         if self.compute_labels:
             labels, sqdist, _, _ = engine.lloyd_pass(Cs64, update=False)
-            self.labels_ = np.asarray(engine.to_host(labels))
+            self.labels_ = _backend.to_host(labels)
             self.inertia_ = float((engine.weights * sqdist).sum())
         else:  # as scikit-learn: the smoothed batch inertia, scaled to the whole data
             self.inertia_ = ewa_inertia if ewa_inertia is not None else float("nan")
@@ -341,11 +329,11 @@ class MiniBatchKMeans(FittedCentersMixin, ClusterMixin, TransformerMixin, BaseEs
         self._step(engine, self._Cs64, self._counts, float(self.reassignment_ratio), reassign,
                    self._rs, xp)
         C, _, _ = engine.centers(self._Cs64)
-        self.cluster_centers_ = np.asarray(engine.to_host(C))
+        self.cluster_centers_ = _backend.to_host(C)
         self.n_steps_ += 1
         if self.compute_labels:
             labels, sqdist, _, _ = engine.lloyd_pass(self._Cs64, update=False)
-            self.labels_ = np.asarray(engine.to_host(labels))
+            self.labels_ = _backend.to_host(labels)
             self.inertia_ = float((engine.weights * sqdist).sum())
         return self
 

@@ -100,27 +100,20 @@ def _launch_kwargs(xp):
     return cuda.external_stream(xp.cuda.get_current_stream().ptr)
 
 
-def nearest_centers_cuda(X, C, rows_per_chunk, xp, *, direct=False):
-    """labels (n,) int64 and sqdist (n,) float64 on the device of X.
+def nearest_direct_cuda(X, C, xp):
+    """labels (n,) int64 and sqdist (n,) float64 for small d: one thread per row sums its
+    distance to every center from differences in float64 (lowest index on ties).
 
     X (n, d), C (k, d): C-contiguous float32/float64 arrays of the namespace ``xp`` (CuPy; NumPy
-    under the CUDA simulator). ``rows_per_chunk`` bounds the (m, k) product tile.
+    under the CUDA simulator).
     """
     stream = _launch_kwargs(xp)
     n = X.shape[0]
     labels = xp.empty(n, dtype=np.int64)
     sqdist = xp.empty(n, dtype=np.float64)
-    if direct:
-        threads = 128
-        _launch(nearest_direct, ((n + threads - 1) // threads,), (threads,), stream,
-                X, C, labels, sqdist)
-        return labels, sqdist
-    shift = C.mean(axis=0, dtype=np.float64).astype(X.dtype)
-    Cs_t = xp.ascontiguousarray((C - shift).T)
-    cnorm = ((C - shift).astype(np.float64) ** 2).sum(axis=1).astype(X.dtype)
-    for start in range(0, n, rows_per_chunk):
-        assign_chunk_cuda(X, C, Cs_t, cnorm, shift, start, min(start + rows_per_chunk, n),
-                          labels, sqdist, xp, stream)
+    threads = 128
+    _launch(nearest_direct, ((n + threads - 1) // threads,), (threads,), stream,
+            X, C, labels, sqdist)
     return labels, sqdist
 
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import _backend
 from .._validation import check_array, check_random_state, check_sample_weight, draw_seed
-from ._silhouette import silhouette_score
+from ._kmeans_base import BaseKMeans
+from ._silhouette import encode_labels, score_array
 
 METHODS = ("silhouette", "elbow", "bic")
 ESTIMATORS = ("auto", "kmeans", "minibatch")
@@ -121,7 +122,8 @@ def select_k(X, k_values, *, method="silhouette", estimator="auto", random_state
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
     Xv, _ = _backend.unwrap(X)
-    Xv = check_array(Xv, "X")
+    sil_device = _backend.resolve_device(device, Xv)
+    Xv = _backend.to_device(check_array(Xv, "X"), sil_device)  # checked once, for every k
     n, d = Xv.shape
     ks = _check_k_values(k_values, n)
     if method == "elbow" and ks.size < 3:
@@ -145,6 +147,7 @@ def select_k(X, k_values, *, method="silhouette", estimator="auto", random_state
                                       np.float64)
     proto = _make_estimator(estimator, n, random_state, device, estimator_params)
     sil_seed = _silhouette_seed(random_state)
+    X64 = Xv.astype(np.float64, copy=False)  # the silhouette's dtype
 
     inertia = np.empty(ks.size)
     silhouette = np.full(ks.size, np.nan)
@@ -153,7 +156,10 @@ def select_k(X, k_values, *, method="silhouette", estimator="auto", random_state
     best = None  # (score, index, model) for silhouette / bic, kept as the loop goes
     for idx, k in enumerate(ks):
         model = _clone(proto, int(k))
-        if sample_weight is None:
+        if isinstance(model, BaseKMeans):  # fastseq's own: no second validation of X
+            fit_device = _backend.resolve_device(model.device, Xv)
+            model._fit_array(_backend.to_device(Xv, fit_device), fit_device, sample_weight)
+        elif sample_weight is None:
             model.fit(X)
         else:
             model.fit(X, sample_weight=sample_weight)
@@ -162,8 +168,9 @@ def select_k(X, k_values, *, method="silhouette", estimator="auto", random_state
         n_distinct = np.unique(labels).size
         if 2 <= n_distinct <= n - 1:
             try:
-                silhouette[idx] = silhouette_score(X, labels, sample_size=silhouette_sample_size,
-                                                   random_state=sil_seed, device=device)
+                codes = encode_labels(labels, n, check_count=False)
+                silhouette[idx] = score_array(X64, codes, silhouette_sample_size, sil_seed,
+                                              sil_device, None)
             except ValueError:  # the sample holds fewer than 2, or all distinct, labels: NaN
                 if silhouette_sample_size is None:
                     raise

@@ -14,20 +14,10 @@ import numbers
 import numpy as np
 
 from .. import _backend
+from .._defaults import SILHOUETTE_CHUNK_ROWS, SILHOUETTE_COL_BLOCK, SILHOUETTE_DIRECT_MAX_FEATURES
 from .._threads import n_workers, single_threaded_blas
 from .._validation import check_array, check_random_state, check_working_memory
-
-# Up to this many features, distances are summed from differences (exact, and as fast as a GEMM).
-DIRECT_MAX_FEATURES = 4
-# CPU chunks: rows per chunk, and columns per (col_block, rows) float64 product tile (1 MiB).
-CPU_CHUNK_ROWS = 256
-CPU_COL_BLOCK = 512
-CPU_MIN_ROWS = 16
-# The symmetric CPU kernel (each pair of rows once) keeps per-cluster sums for every row: used
-# while they fit in this many MiB (or in working_memory), else the row-chunked kernel.
-SYMMETRIC_MAX_MIB = 256
-# Default scratch budget on the GPU (MiB) for the (rows, n) product tile and (rows, k) sums.
-GPU_WORKING_MEMORY_MIB = 1024
+from ._chunking import silhouette_cpu_rows, silhouette_gpu_rows, symmetric_plan
 
 
 def silhouette_samples(X, labels, *, device="auto", working_memory=None):
@@ -54,7 +44,7 @@ def silhouette_samples(X, labels, *, device="auto", working_memory=None):
     GEMM identity is used); the n x n matrix is never formed.
     """
     X, origin, device, working_memory = _prepare_X(X, device, working_memory)
-    codes = _encode_labels(labels, X.shape[0])
+    codes = encode_labels(labels, X.shape[0])
     s = _silhouette_array(X, codes, device, working_memory)
     return _backend.wrap(s, origin)
 
@@ -84,8 +74,14 @@ def silhouette_score(X, labels, *, sample_size=None, random_state=None, device="
     ``random_state`` it scores the same rows as scikit-learn does.
     """
     X, _, device, working_memory = _prepare_X(X, device, working_memory)
+    codes = encode_labels(labels, X.shape[0], check_count=False)
+    return score_array(X, codes, sample_size, random_state, device, working_memory)
+
+
+def score_array(X, codes, sample_size, random_state, device, working_memory):
+    """:func:`silhouette_score` of validated float64 X (n, d) on ``device`` and host label codes
+    (n,) int64 (from :func:`encode_labels` with ``check_count=False``); no validation of X."""
     n = X.shape[0]
-    codes = _encode_labels(labels, n, check_count=False)
     if sample_size is not None:
         sample_size = _check_sample_size(sample_size, n)
         rows = _sample_rows(random_state, n, sample_size)
@@ -106,7 +102,7 @@ def _prepare_X(X, device, working_memory):
     return _backend.to_device(X, device), origin, device, working_memory
 
 
-def _encode_labels(labels, n, *, check_count=True):
+def encode_labels(labels, n, *, check_count=True):
     """labels -> (n,) int64 codes 0..L-1 in sorted order of the distinct values."""
     if labels is None:
         raise TypeError("labels: expected an array-like of shape (n_samples,), got None")
@@ -168,7 +164,7 @@ def _silhouette_array(X, codes, device, working_memory):
     order = np.argsort(codes, kind="stable")
     lab = np.ascontiguousarray(codes[order])
     counts = np.bincount(lab).astype(np.int64)
-    gemm = X.shape[1] > DIRECT_MAX_FEATURES
+    gemm = X.shape[1] > SILHOUETTE_DIRECT_MAX_FEATURES
     xp = _backend.get_namespace(device)
     Xs = X[_backend.to_device(order, device)]
     if gemm:  # center, so the GEMM identity keeps its accuracy far from the origin
@@ -177,7 +173,7 @@ def _silhouette_array(X, codes, device, working_memory):
     if device == "cuda":
         import cupy
         from ._silhouette_cuda import silhouette_sums_cuda
-        rows = gpu_rows_per_chunk(X.shape[0], counts.shape[0], working_memory)
+        rows = silhouette_gpu_rows(X.shape[0], counts.shape[0], working_memory)
         intra, inter = silhouette_sums_cuda(Xs, cupy.asarray(lab), cupy.asarray(counts), gemm,
                                             rows, cupy)
     else:
@@ -197,7 +193,7 @@ def _sums_cpu(Xs, lab, counts, gemm, working_memory):
     intra = np.empty(n, dtype=np.float64)
     inter = np.empty(n, dtype=np.float64)
     norms = np.einsum("ij,ij->i", Xs, Xs)
-    rows = CPU_CHUNK_ROWS
+    rows = SILHOUETTE_CHUNK_ROWS
     plan = symmetric_plan(lab, k, rows, working_memory)
     with single_threaded_blas():
         if plan is not None:
@@ -208,46 +204,10 @@ def _sums_cpu(Xs, lab, counts, gemm, working_memory):
             _silhouette_cpu.symmetric_sums(Xs, norms, lab, counts, gemm, rows, clo, nlab, cbase,
                                            n_workers(), accbuf, colbuf, intra, inter)
         else:
-            rows = cpu_rows_per_chunk(k, working_memory)
-            _silhouette_cpu.silhouette_sums(Xs, norms, lab, counts, gemm, rows, CPU_COL_BLOCK,
+            rows = silhouette_cpu_rows(k, working_memory)
+            _silhouette_cpu.silhouette_sums(Xs, norms, lab, counts, gemm, rows, SILHOUETTE_COL_BLOCK,
                                             n_workers(), intra, inter)
     return intra, inter
-
-
-def symmetric_plan(lab, k, rows, working_memory=None):
-    """Buffers of the symmetric CPU kernel for sorted labels ``lab`` in row blocks of ``rows``:
-    (clo, nlab, cbase, colbuf size), or None when they would exceed the budget (``working_memory``
-    MiB, default SYMMETRIC_MAX_MIB): the (blocks, k, rows) sums and, per block I, the per-cluster
-    sums of the later rows over I's rows (n - end_I rows by the clusters I spans)."""
-    n = lab.shape[0]
-    starts = np.arange(0, n, rows)
-    ends = np.minimum(starts + rows, n)
-    clo = lab[starts].astype(np.int64)
-    nlab = (lab[ends - 1] - clo + 1).astype(np.int64)
-    per_block = (n - ends) * nlab
-    cbase = np.zeros(starts.shape[0], dtype=np.int64)
-    np.cumsum(per_block[:-1], out=cbase[1:])
-    size = int(per_block.sum())
-    budget = (SYMMETRIC_MAX_MIB if working_memory is None else working_memory) * 2**20
-    if (size + starts.shape[0] * k * rows) * 8 > budget:
-        return None
-    return clo, nlab, cbase, size
-
-
-def cpu_rows_per_chunk(k, working_memory=None):
-    """Rows per CPU chunk: CPU_CHUNK_ROWS, fewer when the per-worker scratch (the (k, rows)
-    sums and the (CPU_COL_BLOCK, rows) tile, float64) would exceed ``working_memory`` MiB."""
-    rows = CPU_CHUNK_ROWS
-    if working_memory is not None:
-        per_row = (k + CPU_COL_BLOCK + 8) * 8 * n_workers()
-        rows = min(rows, max(CPU_MIN_ROWS, int(working_memory * 2**20) // per_row))
-    return rows
-
-
-def gpu_rows_per_chunk(n, k, working_memory=None):
-    """Rows per GPU chunk: the (rows, n) float64 product tile and (rows, k) sums fit the budget."""
-    budget = (GPU_WORKING_MEMORY_MIB if working_memory is None else working_memory) * 2**20
-    return max(1, int(budget // ((n + k) * 8)))
 
 
 def silhouette_from_sums(intra, inter, own_counts, xp):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import fastseq
-from fastseq.cluster import _distances
+from fastseq import _defaults
+from fastseq.cluster import _chunking
 
 
 def reference(X, C):
@@ -138,12 +139,24 @@ def test_torch_tensors_in_and_out(rng):
 
 
 def test_chunk_sizes_follow_budget():
-    assert _distances.cpu_rows_per_chunk(256, 4) == 512
-    assert _distances.cpu_rows_per_chunk(4096, 4) == _distances.CPU_MIN_ROWS
-    assert _distances.cpu_rows_per_chunk(256, 4, working_memory=0.01) < 128
+    assert _chunking.cpu_rows_per_chunk(256, 4) == 512
+    assert _chunking.cpu_rows_per_chunk(4096, 4) == _defaults.CPU_MIN_ROWS
+    assert _chunking.cpu_rows_per_chunk(256, 4, working_memory=0.01) < 128
     # n = 400,000, k = 4,096 float32 on the GPU: the default tile stays within the default budget
-    rows = _distances.gpu_rows_per_chunk(4096, 64, 4)
-    assert rows * 4096 * 4 <= _distances.GPU_WORKING_MEMORY_MIB * 2**20
+    rows = _chunking.gpu_rows_per_chunk(4096, 64, 4)
+    assert rows * 4096 * 4 <= _defaults.GPU_WORKING_MEMORY_MIB * 2**20
+
+
+def test_lloyd_and_stream_layouts():
+    # slots: fixed by the shape (never by the thread count), at most MAX_SLOTS, and their
+    # float64 (k, d) sums within SLOT_BYTES
+    chunk, slots = _chunking.lloyd_layout(1_000_000, 8, 2, 4)
+    assert chunk == _defaults.CPU_MAX_ROWS and slots == _defaults.MAX_SLOTS
+    assert _chunking.lloyd_layout(100, 8, 2, 4) == (_defaults.CPU_MAX_ROWS, 1)
+    _, slots = _chunking.lloyd_layout(10**6, 4096, 4096, 4)
+    assert slots == max(1, _defaults.SLOT_BYTES // (4096 * 4096 * 8))
+    assert _chunking.stream_layout(10) == (_defaults.STREAM_CHUNK_ROWS, 1)
+    assert _chunking.stream_layout(10**7) == (_defaults.STREAM_CHUNK_ROWS, _defaults.MAX_SLOTS)
 
 
 def test_large_k_does_not_build_the_n_by_k_matrix(rng):

@@ -12,12 +12,17 @@ def reference(X, C):
 
 
 @pytest.mark.cudasim
-@pytest.mark.parametrize("d,direct", [(3, True), (3, False), (40, False)])
-def test_nearest_kernel_in_simulator(rng, d, direct):
-    from fastseq.cluster._nearest_cuda import nearest_centers_cuda
+@pytest.mark.parametrize("d", [3, 40])
+def test_nearest_kernel_in_simulator(rng, d):
+    # the GPU engine's assignment: the direct kernel for small d, else the shifted product in
+    # chunks of 9 rows (a budget of 9 rows of the (rows, k) tile plus the shifted rows)
+    from fastseq.cluster._engine import CUDAEngine
     X = rng.standard_normal((21, d)).astype(np.float32) + 100
     C = np.vstack([X[:4], X[:4]]) + 0.01  # duplicated centers: the lowest index must win
-    labels, sqdist = nearest_centers_cuda(X, C, rows_per_chunk=9, xp=np, direct=direct)
+    shift = C.mean(axis=0, dtype=np.float64).astype(np.float32)
+    working_memory = 9 * (C.shape[0] + d) * 4 / 2**20
+    engine = CUDAEngine(X, None, shift, working_memory, xp=np)
+    labels, sqdist = engine.assign(C)
     D = reference(X, C)
     np.testing.assert_array_equal(labels, D.argmin(1))
     assert labels.max() < 4

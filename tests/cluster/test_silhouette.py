@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import fastseq
-from fastseq.cluster import _silhouette
+from fastseq import _defaults
+from fastseq.cluster import _chunking, _silhouette
 
 metrics = pytest.importorskip("sklearn.metrics")
 
@@ -48,7 +49,7 @@ def test_score_matches_sklearn_float32(rng, d):
 def test_small_chunks_and_ragged_blocks(rng, d):
     # 16-row chunks (working_memory) over 1,100 rows: ragged last row chunk and column block.
     X, labels = labelled(rng, 1100, d, 4)
-    assert _silhouette.cpu_rows_per_chunk(4, 0.01) == _silhouette.CPU_MIN_ROWS
+    assert _chunking.silhouette_cpu_rows(4, 0.01) == _defaults.SILHOUETTE_MIN_ROWS
     s = fastseq.silhouette_samples(X, labels, working_memory=0.01)
     np.testing.assert_allclose(s, metrics.silhouette_samples(X, labels), rtol=0, atol=1e-9)
 
@@ -59,11 +60,11 @@ def test_both_cpu_strategies(rng, monkeypatch, d, symmetric):
     # the symmetric kernel (each pair once) while its buffers fit, else the row-chunked one
     X, labels = labelled(rng, 1000, d, 6)
     _, codes = np.unique(labels, return_inverse=True)
-    plan = _silhouette.symmetric_plan(np.sort(codes), 7, _silhouette.CPU_CHUNK_ROWS)
+    plan = _chunking.symmetric_plan(np.sort(codes), 7, _defaults.SILHOUETTE_CHUNK_ROWS)
     assert plan is not None
     if not symmetric:
-        monkeypatch.setattr(_silhouette, "SYMMETRIC_MAX_MIB", 0)
-        assert _silhouette.symmetric_plan(np.sort(codes), 7, _silhouette.CPU_CHUNK_ROWS) is None
+        monkeypatch.setattr(_chunking, "SYMMETRIC_MAX_MIB", 0)
+        assert _chunking.symmetric_plan(np.sort(codes), 7, _defaults.SILHOUETTE_CHUNK_ROWS) is None
     np.testing.assert_allclose(fastseq.silhouette_samples(X, labels),
                                metrics.silhouette_samples(X, labels), rtol=0, atol=1e-9)
 
@@ -199,7 +200,7 @@ def sorted_case(rng, n, d, k):
     order = np.argsort(codes, kind="stable")
     lab = codes[order].astype(np.int64)
     counts = np.bincount(lab).astype(np.int64)
-    gemm = d > _silhouette.DIRECT_MAX_FEATURES
+    gemm = d > _defaults.SILHOUETTE_DIRECT_MAX_FEATURES
     Xs = X[order] - (X.mean(axis=0) if gemm else 0)
     return X, labels, order, np.ascontiguousarray(Xs), lab, counts, gemm
 
