@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import fastseq
+from naive import blobs
 from fastseq._validation import check_random_state
 
 
@@ -24,27 +25,21 @@ def test_check_random_state_kinds():
             check_random_state(bad)
 
 
-def blobs(seed, n=300, d=3, k=3):
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(-20, 20, (k, d))
-    return centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))
-
-
 @pytest.mark.parametrize("make", [
     lambda rs: fastseq.KMeans(3, n_init=2, random_state=rs, device="cpu"),
     lambda rs: fastseq.MiniBatchKMeans(3, batch_size=64, max_iter=3, random_state=rs,
                                        device="cpu"),
 ])
-def test_estimators_accept_a_generator(make):
-    X = blobs(int(np.random.default_rng().integers(1 << 30)))
+def test_estimators_accept_a_generator(rng, make):
+    X, _, _ = blobs(rng, 300, 3, 3, spread=15.0)
     a = make(np.random.default_rng(7)).fit(X)
     b = make(np.random.default_rng(7)).fit(X)
     assert np.array_equal(a.cluster_centers_, b.cluster_centers_)
     assert a.cluster_centers_.shape == (3, 3)
 
 
-def test_seeding_silhouette_select_k_and_layers_accept_a_generator():
-    X = blobs(int(np.random.default_rng().integers(1 << 30)))
+def test_seeding_silhouette_select_k_and_layers_accept_a_generator(rng):
+    X, _, _ = blobs(rng, 300, 3, 3, spread=15.0)
     c1, i1 = fastseq.kmeans_plusplus(X, 3, random_state=np.random.default_rng(1), device="cpu")
     c2, i2 = fastseq.kmeans_plusplus(X, 3, random_state=np.random.default_rng(1), device="cpu")
     assert np.array_equal(i1, i2) and np.array_equal(c1, X[i1])

@@ -4,20 +4,14 @@ import numpy as np
 import pytest
 
 import fastseq
+import naive
 from fastseq import _defaults
 from fastseq.cluster import _chunking
 
 
-def reference(X, C):
-    X = np.asarray(X, dtype=np.float64)
-    C = np.asarray(C, dtype=np.float64)
-    D = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
-    return D
-
-
 def assert_nearest_ok(X, C, labels, sqdist, rtol):
     """Labels are exact except at near-ties; the distance is the true distance to the label."""
-    D = reference(X, C)
+    D = naive.sqdist(X, C)
     best = D.min(axis=1)
     picked = D[np.arange(len(X)), labels]
     assert labels.dtype == np.int64 and sqdist.dtype == np.float64
@@ -46,7 +40,7 @@ def test_nearest_centers_far_from_origin_float32(rng, d):
     offset = np.float32(1e4)
     Xo, Co = X + offset, C + offset  # rounded to float32: the reference sees the same values
     labels, sqdist = fastseq.nearest_centers(Xo, Co)
-    D = reference(Xo, Co)
+    D = naive.sqdist(Xo, Co)
     np.testing.assert_allclose(sqdist, D[np.arange(2000), labels], rtol=1e-12)
     # float32 products of centred data: a wrong label only at a near-tie (relative 1e-4)
     best = D.min(axis=1)
@@ -60,7 +54,7 @@ def test_ties_resolve_to_lowest_index(rng):
     C = np.vstack([C, C])  # every center duplicated: 0..5 must win over 6..11
     labels, _ = fastseq.nearest_centers(X, C)
     assert labels.max() < 6
-    np.testing.assert_array_equal(labels, reference(X, C).argmin(1))
+    np.testing.assert_array_equal(labels, naive.sqdist(X, C).argmin(1))
     X1 = rng.standard_normal((300, 2))
     labels1, _ = fastseq.nearest_centers(X1, np.zeros((4, 2)))
     assert (labels1 == 0).all()
@@ -78,7 +72,7 @@ def test_chunks_do_not_change_the_answer(rng):
 def test_layouts_and_dtypes(rng):
     base = rng.standard_normal((400, 24))
     C = rng.standard_normal((10, 24))
-    expected = reference(base, C).argmin(1)
+    expected = naive.sqdist(base, C).argmin(1)
     fortran = np.asfortranarray(base)
     strided = np.repeat(base, 2, axis=0)[::2]
     for X in (fortran, strided):
@@ -87,7 +81,7 @@ def test_layouts_and_dtypes(rng):
     Xi = rng.integers(-50, 50, size=(300, 4))
     Ci = rng.integers(-50, 50, size=(5, 4))
     labels, sqdist = fastseq.nearest_centers(Xi, Ci)
-    D = reference(Xi, Ci)
+    D = naive.sqdist(Xi, Ci)
     np.testing.assert_allclose(sqdist, D.min(1))
     assert fastseq.pairwise_sqdist(Xi, Ci).dtype == np.float64
     assert fastseq.pairwise_sqdist(base.astype(np.float32), C).dtype == np.float32
@@ -110,7 +104,7 @@ def test_pairwise_sqdist_matches_numpy(rng, dtype, d):
     X = rng.standard_normal((n, d)).astype(dtype) * 3 + 100
     Y = rng.standard_normal((m, d)).astype(dtype) * 3 + 100
     P = fastseq.pairwise_sqdist(X, Y)
-    D = reference(X, Y)
+    D = naive.sqdist(X, Y)
     assert P.shape == (n, m) and P.dtype == dtype and (P >= 0).all()
     eps = np.finfo(dtype).eps
     scale = (np.asarray(X, np.float64) - Y.mean(0)) ** 2

@@ -7,42 +7,23 @@ import numpy as np
 import pytest
 
 import fastseq
+from naive import blobs
+from naive import lloyd as naive_lloyd
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.cluster import KMeans as SKKMeans  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 
-def blobs(rng, n=3000, d=5, k=6, spread=8.0, dtype=np.float64):
-    centers = rng.standard_normal((k, d)) * spread
-    truth = rng.integers(0, k, n)
-    X = centers[truth] + rng.standard_normal((n, d))
-    return X.astype(dtype), truth
-
-
-def lloyd_reference(X, C, w, n_iter):
-    """Plain float64 Lloyd (no empty clusters expected): labels, centers, inertia."""
-    X = X.astype(np.float64)
-    C = C.astype(np.float64)
-    for _ in range(n_iter):
-        D = ((X[:, None] - C[None]) ** 2).sum(-1)
-        labels = D.argmin(1)
-        C = np.stack([np.average(X[labels == j], axis=0, weights=w[labels == j])
-                      for j in range(len(C))])
-    D = ((X[:, None] - C[None]) ** 2).sum(-1)
-    labels = D.argmin(1)
-    return labels, C, float((w * D[np.arange(len(X)), labels]).sum())
-
-
 @pytest.mark.parametrize("d", [2, 16])
 def test_one_iteration_matches_float64_numpy(rng, d):
-    X, truth = blobs(rng, n=1500, d=d, k=5)
+    X, truth, _ = blobs(rng, n=1500, d=d, k=5)
     w = rng.uniform(0.5, 2.0, len(X))
     # one seed per true cluster: no cluster empties, which the plain reference cannot handle
     init = X[[np.flatnonzero(truth == j)[0] for j in range(5)]]
     for n_iter in (1, 3):
         km = fastseq.KMeans(5, init=init, max_iter=n_iter, tol=0).fit(X, sample_weight=w)
-        labels, C, inertia = lloyd_reference(X, init, w, n_iter)
+        labels, C, inertia = naive_lloyd(X, init, w, n_iter)
         np.testing.assert_allclose(km.cluster_centers_, C, rtol=1e-10, atol=1e-10)
         np.testing.assert_array_equal(km.labels_, labels)
         assert km.inertia_ == pytest.approx(inertia, rel=1e-10)
@@ -50,7 +31,7 @@ def test_one_iteration_matches_float64_numpy(rng, d):
 
 @pytest.mark.parametrize("d,k", [(3, 4), (9, 7), (64, 20)])
 def test_same_init_same_fixed_point_as_sklearn(rng, d, k):
-    X, _ = blobs(rng, n=2500, d=d, k=k, spread=3.0)
+    X, _, _ = blobs(rng, n=2500, d=d, k=k, spread=3.0)
     init = X[rng.choice(len(X), k, replace=False)]
     ours = fastseq.KMeans(k, init=init, n_init=1).fit(X)
     ref = SKKMeans(k, init=init, n_init=1, algorithm="lloyd").fit(X)
@@ -74,7 +55,7 @@ def test_digits_quality_within_half_percent_of_sklearn():
 
 def test_kmeans_plusplus_follows_sklearn_draws(rng):
     from sklearn.cluster import kmeans_plusplus as sk_plusplus
-    X, _ = blobs(rng, n=2000, d=6, k=8)
+    X, _, _ = blobs(rng, n=2000, d=6, k=8)
     seed = int(rng.integers(1 << 30))
     centers, idx = fastseq.kmeans_plusplus(X, 8, random_state=seed)
     ref_centers, ref_idx = sk_plusplus(X, 8, random_state=seed)
@@ -93,7 +74,7 @@ def test_kmeans_plusplus_respects_weights(rng):
 
 
 def test_integer_weights_equal_repeated_rows(rng):
-    X, _ = blobs(rng, n=800, d=4, k=5)
+    X, _, _ = blobs(rng, n=800, d=4, k=5)
     reps = rng.integers(0, 4, len(X))
     init = X[np.flatnonzero(reps)[:5]]
     a = fastseq.KMeans(5, init=init).fit(X, sample_weight=reps.astype(float))
@@ -106,7 +87,7 @@ def test_integer_weights_equal_repeated_rows(rng):
 
 
 def test_empty_cluster_is_relocated_to_farthest_point(rng):
-    X, _ = blobs(rng, n=600, d=3, k=3)
+    X, _, _ = blobs(rng, n=600, d=3, k=3)
     init = np.vstack([X[:3], X.max(0) + 1000])  # the last center attracts nobody
     km = fastseq.KMeans(4, init=init, max_iter=1, tol=0).fit(X)
     assert np.isfinite(km.cluster_centers_).all()
@@ -126,7 +107,7 @@ def test_fewer_distinct_points_than_clusters_warns(rng):
 
 
 def test_bit_identical_across_runs_and_thread_counts(rng):
-    X, _ = blobs(rng, n=20_000, d=12, k=10, dtype=np.float32)
+    X, _, _ = blobs(rng, n=20_000, d=12, k=10, dtype=np.float32)
     seed = int(rng.integers(1 << 30))
     before = numba.get_num_threads()
     try:
@@ -141,7 +122,7 @@ def test_bit_identical_across_runs_and_thread_counts(rng):
 
 
 def test_objective_never_increases(rng):
-    X, _ = blobs(rng, n=3000, d=6, k=12, spread=1.0)
+    X, _, _ = blobs(rng, n=3000, d=6, k=12, spread=1.0)
     history = []
     km = fastseq.KMeans(12, init="random", n_init=1, random_state=int(rng.integers(99)), tol=0)
     km._progress_callback = lambda it, inertia: history.append(inertia)
@@ -152,7 +133,7 @@ def test_objective_never_increases(rng):
 
 
 def test_far_from_origin_float32_clusters_like_centred_data(rng):
-    X, truth = blobs(rng, n=4000, d=8, k=5, dtype=np.float32)
+    X, truth, _ = blobs(rng, n=4000, d=8, k=5, dtype=np.float32)
     X_far = X + np.float32(1e5)
     X_centred = X_far - X_far.mean(axis=0, dtype=np.float64).astype(np.float32)
     # one seed per true cluster: a well-posed fit (a bad init drifts chaotically, where any
@@ -167,7 +148,7 @@ def test_far_from_origin_float32_clusters_like_centred_data(rng):
 
 
 def test_labels_equal_predict_and_api(rng):
-    X, truth = blobs(rng, n=1200, d=4, k=4)
+    X, truth, _ = blobs(rng, n=1200, d=4, k=4)
     km = fastseq.KMeans(4, random_state=0)
     labels = km.fit_predict(X)
     np.testing.assert_array_equal(labels, km.predict(X))
@@ -185,7 +166,7 @@ def test_labels_equal_predict_and_api(rng):
 
 
 def test_random_and_callable_init_and_n_init(rng):
-    X, _ = blobs(rng, n=900, d=3, k=4)
+    X, _, _ = blobs(rng, n=900, d=3, k=4)
     r1 = fastseq.KMeans(4, init="random", n_init=1, random_state=5).fit(X)
     r10 = fastseq.KMeans(4, init="random", random_state=5).fit(X)  # "auto" -> 10 runs
     assert r10.inertia_ <= r1.inertia_ * (1 + 1e-12)
@@ -203,7 +184,7 @@ def test_random_and_callable_init_and_n_init(rng):
 
 def test_torch_and_memmap_inputs(rng, tmp_path):
     torch = pytest.importorskip("torch")
-    X, _ = blobs(rng, n=5000, d=5, k=3, dtype=np.float32)
+    X, _, _ = blobs(rng, n=5000, d=5, k=3, dtype=np.float32)
     km = fastseq.KMeans(3, random_state=1).fit(torch.from_numpy(X))
     assert isinstance(km.cluster_centers_, np.ndarray)
     pred = km.predict(torch.from_numpy(X))
@@ -217,7 +198,7 @@ def test_torch_and_memmap_inputs(rng, tmp_path):
 
 
 def test_verbose_prints_progress(rng, capsys):
-    X, _ = blobs(rng, n=500, d=2, k=3)
+    X, _, _ = blobs(rng, n=500, d=2, k=3)
     fastseq.KMeans(3, random_state=0, verbose=1).fit(X)
     out = capsys.readouterr().out
     assert "Iteration 0, inertia" in out and "center shift" in out
@@ -228,7 +209,7 @@ def test_sklearn_tools_work(rng):
     from sklearn.model_selection import GridSearchCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    X, _ = blobs(rng, n=600, d=3, k=3)
+    X, _, _ = blobs(rng, n=600, d=3, k=3)
     km = fastseq.KMeans(3, random_state=0, device="cpu")
     assert clone(km).get_params() == km.get_params()
     assert km.set_params(n_clusters=4).n_clusters == 4
@@ -295,7 +276,7 @@ def test_bounds_skip_only_unchanged_rows(rng, dtype, offset, spread):
     """Lloyd with Hamerly bounds gives bit-for-bit the plain iterations' labels and centers."""
     from fastseq.cluster._engine import CPUEngine
     from fastseq.cluster._lloyd import lloyd
-    X, _ = blobs(rng, n=6000, d=12, k=40, spread=spread, dtype=dtype)
+    X, _, _ = blobs(rng, n=6000, d=12, k=40, spread=spread, dtype=dtype)
     X = X + dtype(offset)
     w = rng.uniform(0.5, 2.0, len(X))
     shift = X.mean(axis=0, dtype=np.float64).astype(dtype)

@@ -5,12 +5,7 @@ import numpy as np
 import pytest
 
 import fastseq
-
-
-def small_blobs(rng, n, d, k, dtype=np.float32):
-    centers = rng.standard_normal((k, d)) * 10
-    X = centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))
-    return X.astype(dtype)
+from naive import blobs
 
 
 @pytest.mark.cudasim
@@ -18,7 +13,7 @@ def small_blobs(rng, n, d, k, dtype=np.float32):
 def test_lloyd_on_cuda_engine_matches_cpu_engine(rng, dtype):
     from fastseq.cluster._engine import CPUEngine, CUDAEngine
     from fastseq.cluster._lloyd import lloyd
-    X = small_blobs(rng, 24, 5, 3, dtype) + 1e3
+    X = blobs(rng, 24, 5, 3, spread=10.0, dtype=dtype)[0] + 1e3
     w = rng.uniform(0.5, 2.0, len(X))
     shift = X.mean(axis=0, dtype=np.float64).astype(dtype)
     init = X[:3].astype(np.float64) - shift.astype(np.float64)
@@ -34,7 +29,7 @@ def test_lloyd_on_cuda_engine_matches_cpu_engine(rng, dtype):
 def test_plusplus_on_cuda_engine_matches_cpu_engine(rng):
     from fastseq.cluster._engine import CPUEngine, CUDAEngine
     from fastseq.cluster._kmeans_plusplus import plusplus
-    X = small_blobs(rng, 20, 3, 4, np.float64)
+    X = blobs(rng, 20, 3, 4, spread=10.0, dtype=np.float64)[0]
     w = np.ones(len(X))
     shift = X.mean(axis=0)
     seed = int(rng.integers(1 << 30))
@@ -47,7 +42,7 @@ def test_plusplus_on_cuda_engine_matches_cpu_engine(rng):
 def test_empty_cluster_relocation_on_cuda_engine(rng):
     from fastseq.cluster._engine import CUDAEngine
     from fastseq.cluster._lloyd import lloyd
-    X = small_blobs(rng, 16, 2, 2, np.float64)
+    X = blobs(rng, 16, 2, 2, spread=10.0, dtype=np.float64)[0]
     shift = X.mean(axis=0)
     init = np.vstack([X[:2], X.max(0) + 100]) - shift
     out = lloyd(CUDAEngine(X, np.ones(len(X)), shift, xp=np), init, max_iter=1, tol=0)
@@ -80,7 +75,7 @@ def test_lloyd_kernels_compile_for_sm90():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gpu_fit_matches_cpu_fit(rng, dtype):
     cupy = pytest.importorskip("cupy")
-    X = small_blobs(rng, 50_000, 32, 20, dtype) + 1e4
+    X = blobs(rng, 50_000, 32, 20, spread=10.0, dtype=dtype)[0] + 1e4
     init = X[rng.choice(len(X), 20, replace=False)]
     cpu = fastseq.KMeans(20, init=init, device="cpu").fit(X)
     gpu = fastseq.KMeans(20, init=init, device="cuda").fit(cupy.asarray(X))

@@ -4,17 +4,12 @@ import numpy as np
 import pytest
 
 import fastseq
+from naive import blobs
 
 sklearn = pytest.importorskip("sklearn")
 from sklearn.cluster import MiniBatchKMeans as SKMiniBatch  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
-
-
-def blobs(rng, n, d, k, spread=10.0, dtype=np.float64):
-    centers = rng.standard_normal((k, d)) * spread
-    truth = rng.integers(0, k, n)
-    return (centers[truth] + rng.standard_normal((n, d))).astype(dtype), truth, centers
 
 
 def test_digits_inertia_within_two_percent_of_sklearn(rng):
@@ -27,7 +22,7 @@ def test_digits_inertia_within_two_percent_of_sklearn(rng):
 
 
 def test_fit_recovers_blobs_and_api(rng):
-    X, truth, _ = blobs(rng, 6000, 5, 6, dtype=np.float32)
+    X, truth, _ = blobs(rng, 6000, 5, 6, dtype=np.float32, spread=10.0)
     mb = fastseq.MiniBatchKMeans(6, batch_size=500, random_state=int(rng.integers(99)), n_init=3)
     labels = mb.fit_predict(X)
     assert adjusted_rand_score(truth, labels) > 0.95
@@ -39,7 +34,7 @@ def test_fit_recovers_blobs_and_api(rng):
 
 
 def test_runs_every_step_without_early_stopping(rng):
-    X, _, _ = blobs(rng, 2000, 3, 4)
+    X, _, _ = blobs(rng, 2000, 3, 4, spread=10.0)
     mb = fastseq.MiniBatchKMeans(4, batch_size=100, max_iter=3, max_no_improvement=None,
                                  random_state=0).fit(X)
     assert mb.n_steps_ == 3 * 2000 // 100 and mb.n_iter_ == 3
@@ -48,7 +43,7 @@ def test_runs_every_step_without_early_stopping(rng):
 
 
 def test_same_seed_same_result(rng):
-    X, _, _ = blobs(rng, 3000, 4, 5)
+    X, _, _ = blobs(rng, 3000, 4, 5, spread=10.0)
     seed = int(rng.integers(1 << 30))
     a = fastseq.MiniBatchKMeans(5, batch_size=200, random_state=seed).fit(X)
     b = fastseq.MiniBatchKMeans(5, batch_size=200, random_state=seed).fit(X)
@@ -56,7 +51,7 @@ def test_same_seed_same_result(rng):
 
 
 def test_batches_follow_sample_weight(rng):
-    X, truth, _ = blobs(rng, 4000, 2, 4)
+    X, truth, _ = blobs(rng, 4000, 2, 4, spread=10.0)
     w = np.where(truth == 3, 0.0, 1.0)  # cluster 3 has no weight: no center should sit there
     mb = fastseq.MiniBatchKMeans(3, batch_size=256, random_state=1, n_init=3).fit(X, sample_weight=w)
     used = X[truth != 3]
@@ -67,7 +62,7 @@ def test_batches_follow_sample_weight(rng):
 
 
 def test_low_count_center_is_reassigned(rng):
-    X, _, _ = blobs(rng, 3000, 2, 3)
+    X, _, _ = blobs(rng, 3000, 2, 3, spread=10.0)
     init = np.vstack([X[:3], [[1e4, 1e4]]])  # a center nobody is near
     mb = fastseq.MiniBatchKMeans(4, init=init, batch_size=100, random_state=0,
                                  max_no_improvement=None, max_iter=2).fit(X)
@@ -76,7 +71,7 @@ def test_low_count_center_is_reassigned(rng):
 
 
 def test_partial_fit_streams_chunks_and_memmap(rng, tmp_path):
-    X, truth, _ = blobs(rng, 20_000, 4, 5, dtype=np.float32)
+    X, truth, _ = blobs(rng, 20_000, 4, 5, dtype=np.float32, spread=10.0)
     mb = fastseq.MiniBatchKMeans(5, random_state=2)
     for start in range(0, len(X), 1000):
         mb.partial_fit(X[start:start + 1000])
@@ -94,14 +89,14 @@ def test_partial_fit_streams_chunks_and_memmap(rng, tmp_path):
 
 
 def test_compute_labels_false_keeps_a_smoothed_inertia(rng):
-    X, _, _ = blobs(rng, 3000, 3, 3)
+    X, _, _ = blobs(rng, 3000, 3, 3, spread=10.0)
     mb = fastseq.MiniBatchKMeans(3, batch_size=300, compute_labels=False, random_state=0).fit(X)
     assert not hasattr(mb, "labels_") and np.isfinite(mb.inertia_) and mb.inertia_ > 0
 
 
 def test_torch_input(rng):
     torch = pytest.importorskip("torch")
-    X, _, _ = blobs(rng, 2000, 3, 3, dtype=np.float32)
+    X, _, _ = blobs(rng, 2000, 3, 3, dtype=np.float32, spread=10.0)
     mb = fastseq.MiniBatchKMeans(3, batch_size=256, random_state=0).fit(torch.from_numpy(X))
     out = mb.predict(torch.from_numpy(X))
     assert isinstance(out, torch.Tensor)

@@ -7,38 +7,13 @@ import numpy as np
 import pytest
 
 import fastseq
+from naive import blobs, spherical_bic
 from fastseq.cluster import _select_k
-
-
-def separated_blobs(rng, n, d, k, min_gap=12.0):
-    """k unit-variance Gaussian blobs whose centers are at least ``min_gap`` apart."""
-    while True:
-        centers = rng.uniform(-25, 25, (k, d))
-        gaps = np.sqrt(((centers[:, None] - centers[None]) ** 2).sum(-1))
-        if gaps[np.triu_indices(k, 1)].min() >= min_gap:
-            break
-    labels = rng.integers(0, k, n)
-    return centers[labels] + rng.standard_normal((n, d)), labels
-
-
-def reference_bic(X, labels, centers, weights=None):
-    """Log-likelihood of X under the fitted spherical mixture, point by point, minus p/2 log N."""
-    n, d = X.shape
-    k = centers.shape[0]
-    w = np.ones(n) if weights is None else weights
-    N = w.sum()
-    sq = ((X - centers[labels]) ** 2).sum(1)
-    sigma2 = (w * sq).sum() / (d * (N - k))
-    counts = np.bincount(labels, weights=w, minlength=k)
-    logpdf = (np.log(counts[labels] / N) - d / 2 * np.log(2 * np.pi * sigma2)
-              - sq / (2 * sigma2))
-    p = (k - 1) + k * d + 1
-    return (w * logpdf).sum() - p / 2 * np.log(N)
 
 
 @pytest.mark.parametrize("d", [2, 10])
 def test_every_method_finds_the_true_k(rng, d):
-    X, _ = separated_blobs(rng, 1200, d, 5)
+    X, _, _ = blobs(rng, 1200, d, 5, min_gap=12.0)
     res = fastseq.select_k(X, range(2, 10), method="silhouette", random_state=0, n_init=2)
     assert res.best_k == 5, str(res)
     assert res.model.n_clusters == 5 and res.model.cluster_centers_.shape == (5, d)
@@ -50,7 +25,7 @@ def test_every_method_finds_the_true_k(rng, d):
 
 
 def test_method_picks_the_rule(rng):
-    X, _ = separated_blobs(rng, 500, 3, 3)
+    X, _, _ = blobs(rng, 500, 3, 3, min_gap=12.0)
     tables = {}
     for method in ("silhouette", "elbow", "bic"):
         res = fastseq.select_k(X, [1, 2, 3, 4, 5], method=method, random_state=7)
@@ -62,7 +37,7 @@ def test_method_picks_the_rule(rng):
 
 
 def test_table_columns(rng):
-    X, _ = separated_blobs(rng, 600, 4, 3)
+    X, _, _ = blobs(rng, 600, 4, 3, min_gap=12.0)
     res = fastseq.select_k(X, [4, 1, 3, 2], method="bic", random_state=0)
     t = res.table
     np.testing.assert_array_equal(t["k"], [1, 2, 3, 4])  # sorted
@@ -73,19 +48,19 @@ def test_table_columns(rng):
     i = int(np.flatnonzero(t["k"] == res.best_k)[0])
     assert t["inertia"][i] == pytest.approx(m.inertia_)
     assert t["silhouette"][i] == pytest.approx(fastseq.silhouette_score(X, m.labels_), abs=1e-12)
-    assert t["bic"][i] == pytest.approx(reference_bic(X, m.labels_, m.cluster_centers_), rel=1e-9)
+    assert t["bic"][i] == pytest.approx(spherical_bic(X, m.labels_, m.cluster_centers_), rel=1e-9)
     # k = 1: one center at the mean, BIC still defined
     assert np.isfinite(t["bic"][0])
     assert res.best_k == 3
 
 
 def test_bic_formula_with_weights(rng):
-    X, labels = separated_blobs(rng, 300, 3, 4)
+    X, labels, _ = blobs(rng, 300, 3, 4, min_gap=12.0)
     centers = np.stack([X[labels == c].mean(0) for c in range(4)])
     w = rng.integers(1, 4, 300).astype(np.float64)
     inertia = (w * ((X - centers[labels]) ** 2).sum(1)).sum()
     ours = _select_k.spherical_bic(inertia, labels, 4, 3, w)
-    assert ours == pytest.approx(reference_bic(X, labels, centers, w), rel=1e-10)
+    assert ours == pytest.approx(spherical_bic(X, labels, centers, w), rel=1e-10)
     # integer weights count like repeated rows
     rep = np.repeat(np.arange(300), w.astype(int))
     assert ours == pytest.approx(_select_k.spherical_bic(inertia, labels[rep], 4, 3), rel=1e-12)
@@ -94,7 +69,7 @@ def test_bic_formula_with_weights(rng):
 
 
 def test_sample_weight_reaches_the_fit(rng):
-    X, _ = separated_blobs(rng, 400, 3, 3)
+    X, _, _ = blobs(rng, 400, 3, 3, min_gap=12.0)
     w = rng.uniform(0.5, 2.0, 400)
     res = fastseq.select_k(X, [2, 3, 4], method="bic", random_state=1, sample_weight=w)
     m = res.model
@@ -102,7 +77,7 @@ def test_sample_weight_reaches_the_fit(rng):
     i = int(np.flatnonzero(res.table["k"] == res.best_k)[0])
     assert res.table["inertia"][i] == pytest.approx((w * d2).sum(), rel=1e-5)
     assert res.table["bic"][i] == pytest.approx(
-        reference_bic(X, m.labels_, m.cluster_centers_, w), rel=1e-5)
+        spherical_bic(X, m.labels_, m.cluster_centers_, w), rel=1e-5)
 
 
 @pytest.mark.parametrize("inertia,expected", [
@@ -117,7 +92,7 @@ def test_elbow_rule(inertia, expected):
 
 
 def test_silhouette_sampling_in_select_k(rng):
-    X, _ = separated_blobs(rng, 900, 3, 4)
+    X, _, _ = blobs(rng, 900, 3, 4, min_gap=12.0)
     exact = fastseq.select_k(X, [2, 3, 4, 5], random_state=3, silhouette_sample_size=None)
     sampled = fastseq.select_k(X, [2, 3, 4, 5], random_state=3, silhouette_sample_size=400)
     assert exact.best_k == sampled.best_k == 4
@@ -134,7 +109,7 @@ def test_silhouette_sampling_in_select_k(rng):
 def test_minibatch_estimator(rng, monkeypatch, how):
     if "MiniBatchKMeans" not in fastseq._API:
         pytest.skip("fastseq.MiniBatchKMeans is not part of this build yet")
-    X, _ = separated_blobs(rng, 3000, 4, 4)
+    X, _, _ = blobs(rng, 3000, 4, 4, min_gap=12.0)
     if how == "auto":  # above the threshold, "auto" switches to mini-batch
         monkeypatch.setattr(_select_k, "AUTO_MINIBATCH_ABOVE", 2999)
     res = fastseq.select_k(X, range(2, 7), method="bic", estimator=how, random_state=0,
@@ -145,7 +120,7 @@ def test_minibatch_estimator(rng, monkeypatch, how):
 
 def test_estimator_instance_is_cloned(rng):
     cluster = pytest.importorskip("sklearn.cluster")
-    X, _ = separated_blobs(rng, 500, 3, 3)
+    X, _, _ = blobs(rng, 500, 3, 3, min_gap=12.0)
     proto = cluster.KMeans(n_clusters=7, n_init=2, random_state=0)
     res = fastseq.select_k(X, range(2, 6), estimator=proto, method="silhouette", max_iter=50)
     assert res.best_k == 3
@@ -155,7 +130,7 @@ def test_estimator_instance_is_cloned(rng):
 
 
 def test_result_object(rng):
-    X, _ = separated_blobs(rng, 300, 2, 3)
+    X, _, _ = blobs(rng, 300, 2, 3, min_gap=12.0)
     res = fastseq.select_k(X, [1, 2, 3, 4], method="elbow", random_state=0)
     assert isinstance(res, fastseq.SelectKResult)
     with pytest.raises(dataclasses.FrozenInstanceError):

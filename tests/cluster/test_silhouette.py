@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import fastseq
+from naive import blobs
 from fastseq import _defaults
 from fastseq.cluster import _chunking, _silhouette
 
@@ -14,11 +15,9 @@ metrics = pytest.importorskip("sklearn.metrics")
 
 
 def labelled(rng, n, d, k, dtype=np.float64, offset=0.0):
-    """Blobs with a singleton cluster (label 99) and shuffled label values."""
-    centers = rng.standard_normal((k, d)) * 3
-    labels = rng.integers(0, k, n)
-    X = (centers[labels] + rng.standard_normal((n, d)) + offset).astype(dtype)
-    labels = labels * 7 - 3  # not 0..k-1
+    """Blobs with a singleton cluster (label 99) and label values that are not 0..k-1."""
+    X, labels, _ = blobs(rng, n, d, k, spread=3.0, offset=offset, dtype=dtype)
+    labels = labels * 7 - 3
     labels[rng.integers(n)] = 99
     return X, labels
 

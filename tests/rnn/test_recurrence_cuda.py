@@ -1,6 +1,6 @@
 """The CUDA recurrence kernels (fastseq/rnn/_recurrence_cuda.py).
 
-Lanes (tests/conftest.py): a float64 NumPy reference, itself checked against torch on the CPU
+Lanes (tests/conftest.py): the float64 NumPy reference of tests/naive.py, itself checked against torch on the CPU
 (normal lane); the kernels in the CUDA simulator on tiny shapes (``cudasim``, NumPy arrays, one
 block); PTX for sm_90 of every kernel in float32 and float64 (``compile``); torch/cuDNN on a real
 GPU with TF32 off at the benchmark shapes (``gpu``).
@@ -8,48 +8,9 @@ GPU with TF32 off at the benchmark shapes (``gpu``).
 
 import numpy as np
 import pytest
+from naive import recurrence as naive_recurrence
 
-GATES = {"lstm": 4, "gru": 3, "rnn": 1}
-
-
-def _sigmoid(v):
-    return 1.0 / (1.0 + np.exp(-v))
-
-
-def reference(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlinearity, w_hr):
-    """The recurrence in float64, one sequence and one step at a time."""
-    xproj, w_hh, b_hh = (np.asarray(a, np.float64) for a in (xproj, w_hh, b_hh))
-    T, B, _ = xproj.shape
-    H = b_hh.shape[0] // GATES[kind]
-    HO = w_hh.shape[1]
-    h0 = np.zeros((B, HO)) if h0 is None else np.asarray(h0, np.float64)
-    c0 = np.zeros((B, H)) if c0 is None else np.asarray(c0, np.float64)
-    out = np.zeros((T, B, HO))
-    h_n = np.zeros((B, HO))
-    c_n = np.zeros((B, H))
-    for b in range(B):
-        h, c = h0[b].copy(), c0[b].copy()
-        L = int(lengths[b])
-        for t in (range(L - 1, -1, -1) if reverse else range(L)):
-            x, gh = xproj[t, b], w_hh @ h + b_hh
-            if kind == "lstm":
-                a = x + gh
-                i, f, g, o = (a[k * H:(k + 1) * H] for k in range(4))
-                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-                h = _sigmoid(o) * np.tanh(c)
-                if w_hr is not None:
-                    h = np.asarray(w_hr, np.float64) @ h
-            elif kind == "gru":
-                r = _sigmoid(x[:H] + gh[:H])
-                z = _sigmoid(x[H:2 * H] + gh[H:2 * H])
-                n = np.tanh(x[2 * H:] + r * gh[2 * H:])
-                h = (1 - z) * n + z * h
-            else:
-                a = x + gh
-                h = np.tanh(a) if nonlinearity == "tanh" else np.maximum(a, 0)
-            out[t, b] = h
-        h_n[b], c_n[b] = h, c
-    return out, h_n, (c_n if kind == "lstm" else None)
+from fastseq._defaults import GATES
 
 
 def make_case(rng, kind, T, B, H, I=3, proj=0, dtype=np.float64, lengths="var", states=True,
@@ -129,7 +90,7 @@ def test_reference_matches_torch(rng, kind, proj, nonlinearity):
              for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
         xproj = x @ p["weight_ih"].T + p["bias_ih"]
         w_hr = getattr(m, "weight_hr_l0" + sfx).detach().numpy() if proj else None
-        got = reference(kind, xproj, p["weight_hh"], p["bias_hh"], h0[d],
+        got = naive_recurrence(kind, xproj, p["weight_hh"], p["bias_hh"], h0[d],
                         c0[d] if kind == "lstm" else None, L, bool(d), nonlinearity, w_hr)
         np.testing.assert_allclose(got[0], out[:, :, d * HO:(d + 1) * HO], atol=1e-12)
         np.testing.assert_allclose(got[1], h_t[d], atol=1e-12)
@@ -202,7 +163,7 @@ def test_kernels_in_simulator(rng, kind, proj, nonlinearity, dtype, reverse, len
     args = _args(case, kind, reverse, nonlinearity)
     got = recurrence_cuda(*args, path=path)
     assert got[0].dtype == dtype and got[0].shape == (T, B, proj or H)
-    _check(got, reference(*args), 1e-5 if dtype == np.float32 else 1e-12)
+    _check(got, naive_recurrence(*args), 1e-5 if dtype == np.float32 else 1e-12)
     L = case["lengths"]
     for b in range(B):
         assert not got[0][L[b]:, b].any()  # exact zeros past each sequence's end
@@ -217,7 +178,7 @@ def test_persistent_tiling_in_simulator(rng, B, H, threads):
     from fastseq.rnn._recurrence_cuda import recurrence_cuda
     case = make_case(rng, "lstm", 3, B, H, I=2)
     args = _args(case, "lstm", False)
-    _check(recurrence_cuda(*args, path="persistent", threads=threads), reference(*args), 1e-12)
+    _check(recurrence_cuda(*args, path="persistent", threads=threads), naive_recurrence(*args), 1e-12)
 
 
 @pytest.mark.cudasim
@@ -360,7 +321,7 @@ def test_gpu_lane_torch_reference_on_cpu(rng, kind, proj, nonlinearity, reverse)
     case = make_case(rng, kind, 7, 5, 6, I=3, proj=proj)
     got = _torch_reference(torch, kind, case, reverse, nonlinearity, device="cpu",
                            dtype=torch.float64)
-    _check(got, reference(*_args(case, kind, reverse, nonlinearity)), 1e-12)
+    _check(got, naive_recurrence(*_args(case, kind, reverse, nonlinearity)), 1e-12)
 
 
 @pytest.fixture
@@ -423,7 +384,7 @@ def test_gpu_persistent_grid_shapes(rng, kind, proj, units_per_block):
     got = recurrence_cuda(*_args(d, kind, True), path="persistent",
                           units_per_block=units_per_block)
     got = tuple(None if a is None else cupy.asnumpy(a) for a in got)
-    _check(got, reference(*_args(case, kind, True)), 1e-10)
+    _check(got, naive_recurrence(*_args(case, kind, True)), 1e-10)
 
 
 @pytest.mark.gpu
