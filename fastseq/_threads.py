@@ -1,8 +1,9 @@
 """CPU threading: how many Numba workers to use, and BLAS held to one thread inside them.
 
 Numba's parallel regions call BLAS (np.dot in a prange body) once per chunk; if BLAS also spawns
-its own threads the two pools fight over the cores (DESIGN.md measured 50 ms -> 1.6 s). So every
-parallel kernel that calls BLAS runs inside :func:`single_threaded_blas`.
+its own threads the two pools fight over the cores (a 50 ms job measured 1.6 s; see
+docs/architecture.md, "Threads"). So every parallel kernel that calls BLAS runs inside
+:func:`single_threaded_blas`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Test lanes (DESIGN.md): CPU (default), CUDA simulator, compile, GPU.
+"""Test lanes (docs/architecture.md, "Testing lanes"): CPU (default), CUDA simulator, compile, GPU.
 
 - ``cudasim`` tests run only when NUMBA_ENABLE_CUDASIM=1 was set before Numba was imported, in
   their own pytest process: ``NUMBA_ENABLE_CUDASIM=1 pytest -m cudasim``. Without it they skip.
