@@ -60,7 +60,7 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_l
     n_clusters : number of centers, 1 <= n_clusters <= n.
     sample_weight : (n,) non-negative weights, or None for ones; rows are drawn in proportion to
         weight times squared distance.
-    random_state : None, int or numpy RandomState.
+    random_state : None, int, numpy RandomState or Generator (drawn through its bit generator).
     n_local_trials : candidates tried per center; None means 2 + floor(log k).
     device : "auto" | "cpu" | "cuda".
 

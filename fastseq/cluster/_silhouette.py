@@ -62,7 +62,8 @@ def silhouette_score(X, labels, *, sample_size=None, random_state=None, device="
         drawn without replacement, as scikit-learn draws them
         (``check_random_state(random_state).permutation(n)[:sample_size]``).
     random_state : None (NumPy's global RandomState), an int seed, a ``np.random.RandomState``, or
-        a ``np.random.Generator`` (then ``generator.permutation``). Only used with ``sample_size``.
+        a ``np.random.Generator`` (drawn through its bit generator, as everywhere in fastseq). Only
+        used with ``sample_size``.
     device : "auto" | "cpu" | "cuda".
     working_memory : MiB of scratch space (None: package default).
 
