@@ -13,8 +13,10 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
 
 def test_digits_inertia_within_two_percent_of_sklearn(rng):
+    # mini-batch inertia varies by a few percent from seed to seed (for both libraries): the mean
+    # of 6 seeds keeps this to a real difference rather than a draw (3 seeds failed about 1 in 30)
     X = load_digits().data
-    seeds = rng.integers(1 << 30, size=3)
+    seeds = rng.integers(1 << 30, size=6)
     ours = [fastseq.MiniBatchKMeans(10, batch_size=256, random_state=int(s)).fit(X).inertia_
             for s in seeds]
     ref = [SKMiniBatch(10, batch_size=256, random_state=int(s)).fit(X).inertia_ for s in seeds]
