@@ -261,7 +261,7 @@ def test_kmeans_minibatch_matches_the_api_and_draws_progress(capsys, tmp_path):
 def test_progress_bar_counts_runs_and_stays_quiet_when_disabled():
     import io
 
-    from fastseq._cli_kmeans import ProgressBar
+    from fastseq.cli._kmeans import ProgressBar
     stream = io.StringIO()
     bar = ProgressBar(10, True, unit="iter", runs=2, stream=stream)
     for run_length in (4, 3):

@@ -74,7 +74,7 @@ def _positive_int(text):
 def _cmd(module):
     def run(args):
         from importlib import import_module
-        return import_module(f"fastseq.{module}").run(args)
+        return import_module(f"fastseq.cli.{module}").run(args)
     return run
 
 
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="cluster a built-in data set, run LSTM/GRU layers, and "
                           "compare with scikit-learn and torch")
     demo.add_argument("--device", choices=devices, default="auto")
-    demo.set_defaults(func=_cmd("_cli_demo"))
+    demo.set_defaults(func=_cmd("_demo"))
 
     compare = sub.add_parser("compare", help="Conv1d vs RNN vs GRU vs LSTM: parameters, shapes, "
                              "MACs, sequential steps and latency")
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--repeats", type=_positive_int, default=10,
                          help="timed runs per model (the median is shown)")
     compare.add_argument("--device", choices=devices, default="cpu")
-    compare.set_defaults(func=_cmd("_cli_compare"))
+    compare.set_defaults(func=_cmd("_compare"))
 
     kmeans = sub.add_parser("kmeans", help="cluster a .npy or .csv file")
     kmeans.add_argument("input", metavar="INPUT", help=".npy (memory-mapped) or .csv file")
@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     kmeans.add_argument("-o", "--output", metavar="OUT.npz", help="write labels and centers here")
     kmeans.add_argument("--progress", action="store_true",
                         help="draw the progress bar even when stderr is not a terminal")
-    kmeans.set_defaults(func=_cmd("_cli_kmeans"))
+    kmeans.set_defaults(func=_cmd("_kmeans"))
     return parser
 
 

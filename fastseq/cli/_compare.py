@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._defaults import GATES
+from .._defaults import GATES
 
 
 @dataclass
@@ -45,7 +45,7 @@ def conv_spec(batch, time_steps, features, hidden, kernel, layers) -> ModelSpec:
 def recurrent_spec(kind, batch, time_steps, features, hidden, layers, bidirectional) -> ModelSpec:
     """Elman RNN / GRU / LSTM with torch's two biases: G*(H*I + H*H + 2H) per layer and direction,
     I = F for the first layer and D*H above it (D = 2 directions when bidirectional)."""
-    from .rnn import param_count
+    from ..rnn import param_count
     gates, directions = GATES[kind], 2 if bidirectional else 1
     params = param_count(kind, features, hidden, num_layers=layers, bidirectional=bidirectional)
     macs, i_size = 0, features
@@ -152,8 +152,8 @@ def _ms(seconds):
 
 
 def run(args) -> int:
-    from ._backend import resolve_device
-    from .cli import print_table
+    from .._backend import resolve_device
+    from . import print_table
     device = resolve_device(args.device)
     batch, time_steps, features, hidden = args.batch, args.time, args.features, args.hidden
     kernel, layers = args.kernel, args.layers

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from . import _backend
+from .. import _backend
 
 N_SAMPLES, N_FEATURES, N_CLUSTERS = 100_000, 16, 10
 BATCH, STEPS, INPUTS, HIDDEN = 32, 100, 64, 128
@@ -175,7 +175,7 @@ def start_background_compile(device):
         return None
     try:
         return subprocess.Popen([sys.executable, "-c",
-                                 "from fastseq._cli_demo import warm_recurrent_kernels as w; w()"],
+                                 "from fastseq.cli._demo import warm_recurrent_kernels as w; w()"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     except OSError:
@@ -202,8 +202,8 @@ def _threads_line():
 
 
 def run(args) -> int:
-    from ._backend import gpu_status, resolve_device
-    from .cli import print_table
+    from .._backend import gpu_status, resolve_device
+    from . import print_table
     start = time.perf_counter()
     status = gpu_status()
     print("devices: cpu" + (f", cuda ({status.name})" if status.available
