@@ -153,7 +153,7 @@ def _ms(seconds):
 
 def run(args) -> int:
     from .._backend import resolve_device
-    from . import print_table
+    from ._table import print_table
     device = resolve_device(args.device)
     batch, time_steps, features, hidden = args.batch, args.time, args.features, args.hidden
     kernel, layers = args.kernel, args.layers

@@ -203,7 +203,7 @@ def _threads_line():
 
 def run(args) -> int:
     from .._backend import gpu_status, resolve_device
-    from . import print_table
+    from ._table import print_table
     start = time.perf_counter()
     status = gpu_status()
     print("devices: cpu" + (f", cuda ({status.name})" if status.available
