@@ -1,5 +1,6 @@
 """The ``fastseq`` command: info, compare, kmeans and demo, called in-process through
-``fastseq.cli.main`` (plus one real run of the installed console script).
+``fastseq.cli.main``, plus real processes: the installed console script, ``python -m fastseq``
+and ``python -m fastseq.cli`` (run with this checkout first on PYTHONPATH).
 
 User errors (missing file, unreadable format, k > rows, NaN) must end with exit status 2 and one
 line on stderr, never a traceback.
@@ -20,8 +21,9 @@ from fastseq import cli
 
 
 def _rnn_available():
+    from importlib import import_module
     try:
-        from fastseq import LSTM  # noqa: F401
+        import_module("fastseq.rnn").LSTM
     except ImportError:
         return False
     return True
@@ -29,6 +31,17 @@ def _rnn_available():
 
 needs_rnn = pytest.mark.skipif(not _rnn_available(),
                                reason="fastseq.LSTM does not import yet (fastseq/rnn in progress)")
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _checkout_env():
+    """The environment for a child process, with this checkout first on PYTHONPATH, so that it
+    imports the fastseq under test and not another installed copy."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT] + [p for p in [env.get("PYTHONPATH")] if p])
+    return env
 
 
 def run_cli(capsys, *argv):
@@ -84,14 +97,46 @@ def test_info_console_script():
     """The installed entry point (``pip install -e .`` puts it on PATH next to the python)."""
     exe = shutil.which("fastseq") or shutil.which("fastseq", path=os.path.dirname(sys.executable))
     assert exe, "the `fastseq` console script is not installed: python3 -m pip install -e ."
-    done = subprocess.run([exe, "info"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([exe, "info"], capture_output=True, text=True, timeout=300,
+                          env=_checkout_env())
     assert done.returncode == 0, done.stderr
     assert re.search(r"^fastseq\s+0\.1\.0$", done.stdout, re.M), done.stdout
     assert "numba threads" in done.stdout and "cuda" in done.stdout
     # and an error through the real process: exit status 2, one line, no traceback
     done = subprocess.run([exe, "kmeans", "no-such-file.npy", "-k", "2"], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=_checkout_env())
     assert_one_line_error(done.returncode, done.stdout, done.stderr, "kmeans", "no-such-file.npy")
+
+
+@pytest.mark.parametrize("module", ["fastseq", "fastseq.cli"])
+def test_python_m_help_lists_the_subcommands(module):
+    """``python -m fastseq --help`` and ``python -m fastseq.cli --help`` exit 0 and print the
+    console script's help: prog ``fastseq`` and all four subcommands."""
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True,
+                          text=True, timeout=300, env=_checkout_env(), cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: fastseq ")
+    assert "{info,demo,compare,kmeans}" in done.stdout
+    for command in ("info", "demo", "compare", "kmeans"):
+        assert re.search(rf"^    {command}\s", done.stdout, re.M), (command, done.stdout)
+
+
+def test_python_m_runs_a_subcommand():
+    """``python -m fastseq`` runs the subcommand and keeps the exit status of an error (2)."""
+    argv = [sys.executable, "-m", "fastseq", "kmeans", "no-such-file.npy", "-k", "2"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=_checkout_env(),
+                          cwd=ROOT)
+    assert_one_line_error(done.returncode, done.stdout, done.stderr, "kmeans", "no-such-file.npy")
+
+
+def test_import_fastseq_does_not_import_the_cli():
+    """``import fastseq`` leaves the CLI (and torch, CuPy, Dask) unimported."""
+    code = ("import sys, fastseq; bad = [m for m in ('fastseq.cli', 'torch', 'cupy', 'dask') "
+            "if m in sys.modules]; print(bad)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=_checkout_env(), cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 # ---- compare ------------------------------------------------------------------------------
@@ -130,7 +175,7 @@ def _torch_modules(F, H, k, layers, bidirectional):
 
 @needs_rnn
 @pytest.mark.parametrize("B, T, F, H, k, layers, bidirectional", [
-    (2, 6, 64, 128, 3, 1, False),   # the issue's sizes (the counts do not depend on B or T)
+    (2, 6, 64, 128, 3, 1, False),   # F=64, H=128 (the counts do not depend on B or T)
     (3, 9, 5, 7, 2, 2, True),       # two layers, bidirectional, kernel 2
     (1, 5, 16, 8, 3, 2, False),
 ])
@@ -179,8 +224,9 @@ def test_compare_numbers_match_torch(capsys, B, T, F, H, k, layers, bidirectiona
 
 
 @needs_rnn
-def test_compare_issue_counts(capsys):
-    """The counts the issue quotes, on a tiny batch (they do not depend on B or T)."""
+def test_compare_counts_for_64_features_128_hidden(capsys):
+    """Parameter counts and the GRU formula line for F=64, H=128, kernel 3, one layer, on a tiny
+    batch (they do not depend on B or T)."""
     rc, out, err = run_cli(capsys, "compare", "--batch", 1, "--time", 3, "--features", 64,
                            "--hidden", 128, "--repeats", 1)
     assert rc == 0, err
@@ -261,7 +307,7 @@ def test_kmeans_minibatch_matches_the_api_and_draws_progress(capsys, tmp_path):
 def test_progress_bar_counts_runs_and_stays_quiet_when_disabled():
     import io
 
-    from fastseq._cli_kmeans import ProgressBar
+    from fastseq.cli._kmeans import ProgressBar
     stream = io.StringIO()
     bar = ProgressBar(10, True, unit="iter", runs=2, stream=stream)
     for run_length in (4, 3):
@@ -404,10 +450,9 @@ def _importable(name):
 
 def test_readme_commands():
     """The README's two commands: the main job is the demo, the test command is .ci/run's."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
     assert blocks[0].strip() == 'python3 -m pip install -e ".[test]" && fastseq demo'
-    ci = open(os.path.join(root, ".ci", "run"), encoding="utf-8").read().strip().splitlines()
+    ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read().strip().splitlines()
     assert blocks[1].strip() == ci[-1].strip()
     assert cli.build_parser().parse_args(["demo"]).func is not None

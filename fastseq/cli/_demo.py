@@ -15,7 +15,8 @@ import time
 
 import numpy as np
 
-from . import _backend
+from .. import _backend
+from ._peers import optional_import, torch_peer_device
 
 N_SAMPLES, N_FEATURES, N_CLUSTERS = 100_000, 16, 10
 BATCH, STEPS, INPUTS, HIDDEN = 32, 100, 64, 128
@@ -46,34 +47,14 @@ def _timed(fn, repeats=1, budget=2.0):
     return result, float(np.median(times))
 
 
-def _optional(name):
-    try:
-        return __import__(name)
-    except ImportError:
-        return None
-
-
-def _to_device(a, device):
-    if device == "cuda":
-        import cupy
-        return cupy.asarray(a)
-    return a
-
-
-def _sync(device):
-    if device == "cuda":
-        import cupy
-        cupy.cuda.get_current_stream().synchronize()
-
-
 def clustering_rows(device, ready=None):
     """Rows of the table for KMeans and MiniBatchKMeans. ``ready`` is called after the kernels
     are compiled and before anything is timed (the demo waits there for its background
     compile, so that it does not share the cores with the timings)."""
     import fastseq
-    sklearn = _optional("sklearn")
+    sklearn = optional_import("sklearn")
     X_host, _ = builtin_blobs()
-    X = _to_device(X_host, device)
+    X = _backend.to_device(X_host, device)
     rows = []
     # compile the kernels on a small slice first, so the table shows steady-state times
     fastseq.KMeans(N_CLUSTERS, random_state=0, device=device).fit(X[:2000])
@@ -109,9 +90,9 @@ def recurrent_rows(device):
     module's own weights (``from_torch``) and torch is the peer (on the GPU too when fastseq runs
     there and torch has CUDA)."""
     import fastseq
-    torch = _optional("torch")
+    torch = optional_import("torch")
     x = np.random.default_rng(1).standard_normal((BATCH, STEPS, INPUTS), dtype=np.float32)
-    xd = _to_device(x, device)
+    xd = _backend.to_device(x, device)
     rows = []
     for name in ("LSTM", "GRU"):
         if torch is not None:
@@ -125,7 +106,7 @@ def recurrent_rows(device):
 
         def fast_call():
             result = layer(xd)  # (output, h_n) for GRU, (output, (h_n, c_n)) for LSTM
-            _sync(device)
+            _backend.synchronize(device)
             return result
 
         layer(xd[:, :2])  # compile outside the timing (the full batch takes the same kernels)
@@ -133,10 +114,8 @@ def recurrent_rows(device):
         out = _backend.to_host(out)
         peer, peer_t, agree = "torch", None, None
         if ref is not None:
-            on_gpu = device == "cuda" and torch.cuda.is_available()
+            on_gpu = torch_peer_device(torch, device) == "cuda"
             if on_gpu:
-                torch.backends.cudnn.allow_tf32 = False
-                torch.backends.cuda.matmul.allow_tf32 = False
                 ref = ref.cuda()
                 peer = "torch (cuda)"
             xt = torch.from_numpy(x).to("cuda" if on_gpu else "cpu")
@@ -175,7 +154,7 @@ def start_background_compile(device):
         return None
     try:
         return subprocess.Popen([sys.executable, "-c",
-                                 "from fastseq._cli_demo import warm_recurrent_kernels as w; w()"],
+                                 "from fastseq.cli._demo import warm_recurrent_kernels as w; w()"],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     except OSError:
@@ -195,20 +174,19 @@ def wait_background_compile(proc, timeout=120.0) -> None:
 def _threads_line():
     import numba
     line = f"cpu threads: numba {numba.get_num_threads()}"
-    torch = _optional("torch")
+    torch = optional_import("torch")
     if torch is not None:
         line += f", torch {torch.get_num_threads()}"
     return line
 
 
 def run(args) -> int:
-    from ._backend import gpu_status, resolve_device
-    from .cli import print_table
+    from ._table import print_table
     start = time.perf_counter()
-    status = gpu_status()
+    status = _backend.gpu_status()
     print("devices: cpu" + (f", cuda ({status.name})" if status.available
                             else f"; cuda not usable: {status.reason}"))
-    device = resolve_device(args.device)
+    device = _backend.resolve_device(args.device)
     print(_threads_line())
     print(f"data: {N_SAMPLES:,} x {N_FEATURES} float32 Gaussian blobs around {N_CLUSTERS} centers "
           f"(seed 0); sequences: random (B={BATCH}, T={STEPS}, I={INPUTS}), hidden {HIDDEN}")

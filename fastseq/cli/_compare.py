@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._defaults import GATES
+from .. import _backend
+from .._defaults import GATES
+from ._peers import optional_import, torch_peer_device
 
 
 @dataclass
@@ -45,7 +47,7 @@ def conv_spec(batch, time_steps, features, hidden, kernel, layers) -> ModelSpec:
 def recurrent_spec(kind, batch, time_steps, features, hidden, layers, bidirectional) -> ModelSpec:
     """Elman RNN / GRU / LSTM with torch's two biases: G*(H*I + H*H + 2H) per layer and direction,
     I = F for the first layer and D*H above it (D = 2 directions when bidirectional)."""
-    from .rnn import param_count
+    from ..rnn import param_count
     gates, directions = GATES[kind], 2 if bidirectional else 1
     params = param_count(kind, features, hidden, num_layers=layers, bidirectional=bidirectional)
     macs, i_size = 0, features
@@ -90,16 +92,10 @@ def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
 
     On ``device="cuda"`` fastseq gets a CuPy input and torch (when it has CUDA) runs there too;
     both sides synchronise before the clock stops."""
-    try:
-        import torch
-    except ImportError:
-        torch = None
+    torch = optional_import("torch")
     batch, time_steps, features = x.shape
-    on_gpu = device == "cuda"
-    peer_gpu = on_gpu and torch is not None and torch.cuda.is_available()
-    if peer_gpu:
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+    where = torch_peer_device(torch, device)
+    peer_gpu = where == "cuda"
 
     def torch_call(module, xt):
         def call():
@@ -109,7 +105,6 @@ def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
         return call
 
     fast = peer = None
-    where = "cuda" if peer_gpu else "cpu"
     if kind == "conv":
         if torch is not None:
             mods = [torch.nn.Conv1d(features if i == 0 else hidden, hidden, kernel)
@@ -133,16 +128,11 @@ def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
     else:
         layer = cls(features, hidden, num_layers=layers, batch_first=True,
                     bidirectional=bidirectional, device=device, random_state=0)
-    if on_gpu:
-        import cupy
-        xd = cupy.asarray(x)
+    xd = _backend.to_device(x, device)
 
-        def fast_call():
-            layer(xd)
-            cupy.cuda.get_current_stream().synchronize()
-    else:
-        def fast_call():
-            layer(x)
+    def fast_call():
+        layer(xd)
+        _backend.synchronize(device)
     fast = _median_seconds(fast_call, repeats)
     return fast, peer
 
@@ -152,9 +142,8 @@ def _ms(seconds):
 
 
 def run(args) -> int:
-    from ._backend import resolve_device
-    from .cli import print_table
-    device = resolve_device(args.device)
+    from ._table import print_table
+    device = _backend.resolve_device(args.device)
     batch, time_steps, features, hidden = args.batch, args.time, args.features, args.hidden
     kernel, layers = args.kernel, args.layers
     if time_steps - layers * (kernel - 1) < 1:
@@ -193,8 +182,7 @@ def run(args) -> int:
 def _threads() -> str:
     import numba
     text = f"numba {numba.get_num_threads()} threads"
-    try:
-        import torch
-    except ImportError:
+    torch = optional_import("torch")
+    if torch is None:
         return text + ", torch not installed"
     return text + f", torch {torch.get_num_threads()} threads"

@@ -1,4 +1,8 @@
-"""The ``fastseq`` command: info, demo, compare, kmeans.
+"""The ``fastseq`` command: info, demo, compare, kmeans (``fastseq``, ``python -m fastseq`` or
+``python -m fastseq.cli``).
+
+This module builds the parser and runs a subcommand; each subcommand lives in its own private
+module (``_info``, ``_demo``, ``_compare``, ``_kmeans``), imported only when it runs.
 
 Errors in what the user typed or supplied (a missing file, NaN in the data, k larger than the
 number of rows) end with one line on stderr and exit status 2, never a traceback.
@@ -10,55 +14,7 @@ import argparse
 import os
 import sys
 
-
-def _format_bytes(n: int) -> str:
-    return f"{n / 2**30:.1f} GiB"
-
-
-def cmd_info(args) -> int:
-    """Print the version, the CPU threading setup and whether a CUDA device is usable."""
-    import platform
-
-    import numba
-    import numpy
-
-    import fastseq
-    from fastseq._backend import gpu_status
-
-    rows = [
-        ("fastseq", fastseq.__version__),
-        ("python", platform.python_version()),
-        ("numpy", numpy.__version__),
-        ("numba", numba.__version__),
-        ("numba threads", f"{numba.get_num_threads()} (layer: {numba.config.THREADING_LAYER})"),
-    ]
-    status = gpu_status()
-    if status.available:
-        rows += [
-            ("cuda", "usable"),
-            ("cuda device", f"{status.name} (compute {status.compute_capability}, "
-                            f"{_format_bytes(status.total_memory)})"),
-        ]
-    else:
-        rows += [("cuda", f"not usable: {status.reason}")]
-    rows += [
-        ("cupy", status.cupy_version or "not installed"),
-        ("numba-cuda", status.numba_cuda_version or "not installed"),
-    ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    return 0
-
-
-def print_table(header, rows) -> None:
-    """Print rows of strings as an aligned text table."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-    line = "  ".join(f"{h:<{w}}" for h, w in zip(header, widths))
-    print(line)
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(f"{str(c):<{w}}" for c, w in zip(row, widths)))
+__all__ = ["build_parser", "main"]
 
 
 def _positive_int(text):
@@ -74,7 +30,7 @@ def _positive_int(text):
 def _cmd(module):
     def run(args):
         from importlib import import_module
-        return import_module(f"fastseq.{module}").run(args)
+        return import_module(f"fastseq.cli.{module}").run(args)
     return run
 
 
@@ -85,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     devices = ["auto", "cpu", "cuda"]
 
     info = sub.add_parser("info", help="version, threads and CUDA device status")
-    info.set_defaults(func=cmd_info)
+    info.set_defaults(func=_cmd("_info"))
 
     demo = sub.add_parser("demo", help="cluster a built-in data set, run LSTM/GRU layers, and "
                           "compare with scikit-learn and torch")
     demo.add_argument("--device", choices=devices, default="auto")
-    demo.set_defaults(func=_cmd("_cli_demo"))
+    demo.set_defaults(func=_cmd("_demo"))
 
     compare = sub.add_parser("compare", help="Conv1d vs RNN vs GRU vs LSTM: parameters, shapes, "
                              "MACs, sequential steps and latency")
@@ -104,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--repeats", type=_positive_int, default=10,
                          help="timed runs per model (the median is shown)")
     compare.add_argument("--device", choices=devices, default="cpu")
-    compare.set_defaults(func=_cmd("_cli_compare"))
+    compare.set_defaults(func=_cmd("_compare"))
 
     kmeans = sub.add_parser("kmeans", help="cluster a .npy or .csv file")
     kmeans.add_argument("input", metavar="INPUT", help=".npy (memory-mapped) or .csv file")
@@ -116,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     kmeans.add_argument("-o", "--output", metavar="OUT.npz", help="write labels and centers here")
     kmeans.add_argument("--progress", action="store_true",
                         help="draw the progress bar even when stderr is not a terminal")
-    kmeans.set_defaults(func=_cmd("_cli_kmeans"))
+    kmeans.set_defaults(func=_cmd("_kmeans"))
     return parser
 
 
@@ -145,6 +101,3 @@ def main(argv=None) -> int:
         print(f"fastseq {args.command}: interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

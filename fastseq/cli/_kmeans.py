@@ -147,6 +147,7 @@ class ProgressBar:
 
 def run(args) -> int:
     import fastseq
+    from .._backend import to_host
     X = load_matrix(args.input)
     n = X.shape[0]
     if args.k > n:
@@ -183,8 +184,7 @@ def run(args) -> int:
         print(f"iterations  {model.n_iter_}")
     print(f"time        {elapsed:.3f} s")
     if output:
-        np.savez(output, labels=np.asarray(model.labels_),
-                 centers=np.asarray(model.cluster_centers_))
+        np.savez(output, labels=to_host(model.labels_), centers=to_host(model.cluster_centers_))
         print(f"wrote labels and centers to {output}")
     return 0
 
