@@ -118,10 +118,10 @@ def main(argv=None):
     status, torch = check_gpu()
     import cupy
     import numpy as np
-    from fastseq.rnn._recurrence_cuda import _device_sm_count, _optin_smem_budget, choose_path
+    from fastseq.rnn._cuda_plan import choose_path, device_sm_count, optin_smem_budget
 
     dev = torch.device("cuda")
-    n_sm = _device_sm_count(cupy.cuda.Device().id)
+    n_sm = device_sm_count(cupy.cuda.Device().id)
     print(f"device: {status.name} (cc {status.compute_capability}, {n_sm} SMs), "
           f"cupy {status.cupy_version}, numba-cuda {status.numba_cuda_version}, "
           f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; TF32 off")
@@ -141,8 +141,8 @@ def main(argv=None):
             if layer is None and (B, H) == SHAPES[0] and not varlen:
                 print(f"  ({kind}: fastseq layer not usable here, timing the kernel: {why})")
             path, plan = choose_path(kind, B, H, H, H, False, 4, n_sm,
-                                     smem_budget=_optin_smem_budget(cupy.cuda.Device().id,
-                                                                    "float32"))
+                                     smem_budget=optin_smem_budget(cupy.cuda.Device().id,
+                                                                   "float32"))
             ref = m(x)[0]
             if varlen:
                 from torch.nn.utils.rnn import pack_padded_sequence

@@ -140,13 +140,13 @@ def test_reference_matches_torch(rng, kind, proj, nonlinearity):
 # ---------------------------------------------------------------- host-side planning (CPU lane)
 
 def test_plan_fits_and_respects_sm_count():
-    from fastseq.rnn._recurrence_cuda import SMEM_BUDGET, _smem_elements, plan_persistent
+    from fastseq.rnn._cuda_plan import SMEM_BUDGET, persistent_smem_elements, plan_persistent
     # H=128, B=32 LSTM in float32 on 132 SMs: persistent, every block resident and under budget,
     # and the hidden units split exactly over the grid.
     p = plan_persistent("lstm", 32, 128, 128, 128, False, 4, 132, threads=256)
     assert p is not None and p["blocks"] <= 132 and p["smem_bytes"] <= SMEM_BUDGET
     assert p["blocks"] * p["U"] >= 128 and (p["blocks"] - 1) * p["U"] < 128
-    assert p["smem_bytes"] == 4 * _smem_elements(4, p["U"], 0, 128, 128, 32, 256, False)
+    assert p["smem_bytes"] == 4 * persistent_smem_elements(4, p["U"], 0, 128, 128, 32, 256, False)
     # With a projection the output rows are split over the same grid.
     p = plan_persistent("lstm", 8, 128, 64, 64, True, 4, 132, threads=256)
     assert p["PU"] * p["blocks"] >= 64
@@ -239,7 +239,7 @@ def test_inputs_untouched_and_multiblock_refused_in_simulator(rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_kernels_compile_for_sm90(dtype):
     cuda = pytest.importorskip("numba.cuda")
-    from fastseq.rnn._recurrence_cuda import kernel_signatures
+    from fastseq.rnn._recurrence_cuda_kernels import kernel_signatures
     sigs = kernel_signatures(dtype)
     assert set(sigs) == {"persistent", "pointwise", "commit"}
     for name, (pyfunc, sig) in sigs.items():
@@ -287,7 +287,8 @@ def test_persistent_kernel_fits_one_sm(dtype, tmp_path):
     """A persistent block of DEFAULT_THREADS threads must fit one SM's 65,536 registers (else the
     launch fails, or blocks cannot all be resident), without spilling to local memory."""
     cuda = pytest.importorskip("numba.cuda")
-    from fastseq.rnn._recurrence_cuda import DEFAULT_THREADS, kernel_signatures
+    from fastseq.rnn._cuda_plan import DEFAULT_THREADS
+    from fastseq.rnn._recurrence_cuda_kernels import kernel_signatures
     pyfunc, sig = kernel_signatures(dtype)["persistent"]
     try:
         ptx, _ = cuda.compile_ptx(pyfunc, sig, cc=(9, 0))
@@ -430,12 +431,12 @@ def test_gpu_persistent_grid_shapes(rng, kind, proj, units_per_block):
 def test_gpu_auto_path_choice():
     """On an H100/H200-class device the benchmark shapes take the intended paths."""
     cupy = pytest.importorskip("cupy")
-    from fastseq.rnn._recurrence_cuda import _device_sm_count, _optin_smem_budget, choose_path
+    from fastseq.rnn._cuda_plan import choose_path, device_sm_count, optin_smem_budget
     dev = cupy.cuda.Device().id
-    n_sm = _device_sm_count(dev)
+    n_sm = device_sm_count(dev)
     if n_sm < 64:
         pytest.skip(f"{n_sm} SMs: the rule is written for H100/H200-class devices")
-    budget = _optin_smem_budget(dev, "float32")
+    budget = optin_smem_budget(dev, "float32")
     for kind in ("lstm", "gru"):
         for B in (1, 8, 32):
             path, plan = choose_path(kind, B, 128, 128, 128, False, 4, n_sm, smem_budget=budget)
