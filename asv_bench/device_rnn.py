@@ -68,8 +68,9 @@ def fastseq_kernel(kind, m):
     """x (B, T, I) CUDA tensor [, lengths (B,) CuPy int64] -> output (B, T, H) through the kernel
     directly: one cuBLAS GEMM for x @ W_ih.T + b_ih, then ``recurrence_cuda``."""
     import cupy
+    from fastseq._defaults import GATES
     from fastseq.rnn._recurrence_cuda import recurrence_cuda
-    G = {"lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     H = m.hidden_size
     w_ih = cupy.from_dlpack(m.weight_ih_l0.detach().contiguous())
     b_ih = cupy.from_dlpack(m.bias_ih_l0.detach().contiguous())

@@ -19,7 +19,11 @@ import math
 
 from numba import cuda, int32, int64
 
+from .._defaults import GATES
 from ._cuda_plan import BT, GRU, LSTM
+
+# gate counts as plain ints: Numba freezes them into the kernel as compile-time constants
+LSTM_GATES, GRU_GATES, RNN_GATES = GATES["lstm"], GATES["gru"], GATES["rnn"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -60,11 +64,11 @@ def persistent_kernel(dt):
         T = xproj.shape[0]
         B = xproj.shape[1]
         K = w_hh.shape[1]          # H_in = H_out (proj_size or H)
-        G = 1
+        G = RNN_GATES
         if kind == LSTM:
-            G = 4
+            G = LSTM_GATES
         elif kind == GRU:
-            G = 3
+            G = GRU_GATES
         R = G * U
         Bp = ((B + BT - 1) // BT) * BT
         nbc = Bp // BT
