@@ -9,9 +9,9 @@ and the table shows medians after warm-up. fastseq runs through the public layer
 (``fastseq.LSTM`` / ``fastseq.GRU``, ``from_torch``) when they exist, else through the recurrence
 kernel directly: one cuBLAS GEMM for x @ W_ih.T + b_ih, then ``recurrence_cuda``.
 
-Shapes (issue 6): H=128 with B in {1, 8, 32} (goal: at least 2x faster than cuDNN) and H=512 with
-B=64 (goal: no slower), plus variable lengths at H=128, B=32 (goal: no more than the longest
-sequence costs). Without a usable GPU it exits at once with status 2 and the reason.
+Shapes: H=128 with B in {1, 8, 32} (goal: at least 2x faster than cuDNN) and H=512 with B=64
+(goal: no slower), plus variable lengths at H=128, B=32 (goal: no more than the longest sequence
+costs). Without a usable GPU it exits at once with status 2 and the reason.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def check_gpu():
 
 
 def fastseq_layer(torch, kind, m, x):
-    """The public layer (issue 5's ``fastseq.LSTM/GRU.from_torch``) as a callable x -> output,
+    """The public layer (``fastseq.LSTM/GRU.from_torch``) as a callable x -> output,
     or (None, why) when it is missing or does not run on this CUDA input."""
     import fastseq
     try:
