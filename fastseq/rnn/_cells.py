@@ -35,6 +35,9 @@ class _Cell(_weights.TorchWeights):
                                               random_state)
         self._cache = _driver.DeviceWeights()
 
+    def _suffixes(self):
+        return [""]   # a cell's parameters are weight_ih, weight_hh, ... without a layer suffix
+
     @classmethod
     def from_torch(cls, module, device="auto"):
         """A cell with the sizes and (copied) weights of a torch cell module."""
@@ -62,7 +65,7 @@ class _Cell(_weights.TorchWeights):
         h0, c0 = _inputs.initial_states(self.kind, call.h0, call.c0,
                                         (B,) if call.batched else (), (B,), self.hidden_size,
                                         self.hidden_size, self.dtype, call.xp)
-        (u,) = self._cache.units(call.device, self._weights, [""], self.dtype, False)
+        (u,) = self._device_units(call.device)
         h, c = _driver.run_cell(self.kind, u, x, h0, c0, self.nonlinearity, call.device)
         if not call.batched:
             h = h[0]

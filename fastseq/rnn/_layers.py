@@ -58,6 +58,10 @@ class _Layer(_weights.TorchWeights):
     def _h_out(self) -> int:
         return self.proj_size or self.hidden_size
 
+    @property
+    def _projection(self) -> bool:
+        return bool(self.proj_size)
+
     def _suffixes(self):
         return [f"_l{layer}" + ("_reverse" if d else "") for layer in range(self.num_layers)
                 for d in range(self.num_directions)]
@@ -125,10 +129,8 @@ class _Layer(_weights.TorchWeights):
         lengths = _inputs.check_lengths(call.lengths, B, T)
         if call.device == "cuda":
             lengths = xp.asarray(lengths)
-        units = self._cache.units(call.device, self._weights, self._suffixes(), self.dtype,
-                                  bool(self.proj_size))
-        output, h_n, c_n = _driver.run_stack(self.kind, units, x, h0, c0, lengths,
-                                             self.num_layers, self.num_directions,
+        output, h_n, c_n = _driver.run_stack(self.kind, self._device_units(call.device), x, h0,
+                                             c0, lengths, self.num_layers, self.num_directions,
                                              self.nonlinearity, call.device)
         if not batched:
             output, h_n = output[:, 0, :], h_n[:, 0, :]
