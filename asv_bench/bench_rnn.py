@@ -1,6 +1,6 @@
 """Recurrent layers and cells: fastseq beside torch (inference, same weights, same thread count).
 
-Shapes: batch_first input (B, T=100, I), hidden H — the issue's goal cells B in {1, 32} at I=64,
+Shapes: batch_first input (B, T=100, I), hidden H — the target shapes B in {1, 32} at I=64,
 H=128, and B=32 at I=256, H=512 where the matrix products dominate. torch runs under
 ``inference_mode`` with ``torch.set_num_threads`` equal to Numba's thread count; on the GPU, TF32 is
 off on both sides. ``track_`` benchmarks record the max absolute error against torch.

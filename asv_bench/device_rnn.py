@@ -9,9 +9,9 @@ and the table shows medians after warm-up. fastseq runs through the public layer
 (``fastseq.LSTM`` / ``fastseq.GRU``, ``from_torch``) when they exist, else through the recurrence
 kernel directly: one cuBLAS GEMM for x @ W_ih.T + b_ih, then ``recurrence_cuda``.
 
-Shapes (issue 6): H=128 with B in {1, 8, 32} (goal: at least 2x faster than cuDNN) and H=512 with
-B=64 (goal: no slower), plus variable lengths at H=128, B=32 (goal: no more than the longest
-sequence costs). Without a usable GPU it exits at once with status 2 and the reason.
+Shapes: H=128 with B in {1, 8, 32} (goal: at least 2x faster than cuDNN) and H=512 with B=64
+(goal: no slower), plus variable lengths at H=128, B=32 (goal: no more than the longest sequence
+costs). Without a usable GPU it exits at once with status 2 and the reason.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def check_gpu():
 
 
 def fastseq_layer(torch, kind, m, x):
-    """The public layer (issue 5's ``fastseq.LSTM/GRU.from_torch``) as a callable x -> output,
+    """The public layer (``fastseq.LSTM/GRU.from_torch``) as a callable x -> output,
     or (None, why) when it is missing or does not run on this CUDA input."""
     import fastseq
     try:
@@ -68,8 +68,9 @@ def fastseq_kernel(kind, m):
     """x (B, T, I) CUDA tensor [, lengths (B,) CuPy int64] -> output (B, T, H) through the kernel
     directly: one cuBLAS GEMM for x @ W_ih.T + b_ih, then ``recurrence_cuda``."""
     import cupy
+    from fastseq._defaults import GATES
     from fastseq.rnn._recurrence_cuda import recurrence_cuda
-    G = {"lstm": 4, "gru": 3}[kind]
+    G = GATES[kind]
     H = m.hidden_size
     w_ih = cupy.from_dlpack(m.weight_ih_l0.detach().contiguous())
     b_ih = cupy.from_dlpack(m.bias_ih_l0.detach().contiguous())
@@ -118,10 +119,11 @@ def main(argv=None):
     status, torch = check_gpu()
     import cupy
     import numpy as np
-    from fastseq.rnn._recurrence_cuda import _device_sm_count, _optin_smem_budget, choose_path
+    from fastseq.rnn._cuda_plan import choose_path, device_sm_count, optin_smem_budget
+    from fastseq.rnn._recurrence_cuda_kernels import allow_persistent_smem
 
     dev = torch.device("cuda")
-    n_sm = _device_sm_count(cupy.cuda.Device().id)
+    n_sm = device_sm_count(cupy.cuda.Device().id)
     print(f"device: {status.name} (cc {status.compute_capability}, {n_sm} SMs), "
           f"cupy {status.cupy_version}, numba-cuda {status.numba_cuda_version}, "
           f"torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}; TF32 off")
@@ -141,8 +143,9 @@ def main(argv=None):
             if layer is None and (B, H) == SHAPES[0] and not varlen:
                 print(f"  ({kind}: fastseq layer not usable here, timing the kernel: {why})")
             path, plan = choose_path(kind, B, H, H, H, False, 4, n_sm,
-                                     smem_budget=_optin_smem_budget(cupy.cuda.Device().id,
-                                                                    "float32"))
+                                     smem_budget=optin_smem_budget(cupy.cuda.Device().id,
+                                                                   "float32",
+                                                                   allow_persistent_smem))
             ref = m(x)[0]
             if varlen:
                 from torch.nn.utils.rnn import pack_padded_sequence

@@ -35,6 +35,9 @@ class _Cell(_weights.TorchWeights):
                                               random_state)
         self._cache = _driver.DeviceWeights()
 
+    def _suffixes(self):
+        return [""]   # a cell's parameters are weight_ih, weight_hh, ... without a layer suffix
+
     @classmethod
     def from_torch(cls, module, device="auto"):
         """A cell with the sizes and (copied) weights of a torch cell module."""
@@ -56,37 +59,20 @@ class _Cell(_weights.TorchWeights):
         -------
         LSTM: ``(h', c')``; GRU/RNN: ``h'``; shapes like hx, in the array type of ``x``.
         """
-        x, hx, _, origin = _inputs.unwrap_all(x, hx, None)
-        h0, c0 = _inputs.split_hx(hx, self.kind == "lstm")
-        device = _backend.resolve_device(self.device, x, h0, c0)
-        xp = _backend.get_namespace(device)
-        x = _inputs.check_float_input(x, "input", self.dtype, ndim=(1, 2))
-        batched = x.ndim == 2
-        if x.shape[-1] != self.input_size:
-            raise ValueError(f"input: expected {self.input_size} features (input_size) in the last "
-                             f"axis, got {x.shape[-1]} (shape {tuple(x.shape)})")
-        x = _backend.to_device(x, device)
-        x = x if batched else x[None, :]
+        call = _inputs.prepare_call(self, x, hx, None, x_name="input", x_ndim=(1, 2))
+        x = call.x if call.batched else call.x[None, :]
         B = x.shape[0]
-        shape = (B, self.hidden_size) if batched else (self.hidden_size,)
-        names = ("hx[0]", "hx[1]") if self.kind == "lstm" else ("hx", None)
-        if h0 is None:
-            h0 = xp.zeros((B, self.hidden_size), dtype=self.dtype)
-        else:
-            h0 = _inputs.check_state(h0, names[0], shape, self.dtype, xp).reshape(B, -1)
-        if self.kind == "lstm":
-            if c0 is None:
-                c0 = xp.zeros((B, self.hidden_size), dtype=self.dtype)
-            else:
-                c0 = _inputs.check_state(c0, names[1], shape, self.dtype, xp).reshape(B, -1)
-        (u,) = self._cache.units(device, self._weights, [""], self.dtype, False)
-        h, c = _driver.run_cell(self.kind, u, x, h0, c0, self.nonlinearity, device)
-        if not batched:
+        h0, c0 = _inputs.initial_states(self.kind, call.h0, call.c0,
+                                        (B,) if call.batched else (), (B,), self.hidden_size,
+                                        self.hidden_size, self.dtype, call.xp)
+        (u,) = self._device_units(call.device)
+        h, c = _driver.run_cell(self.kind, u, x, h0, c0, self.nonlinearity, call.device)
+        if not call.batched:
             h = h[0]
             c = None if c is None else c[0]
         if self.kind == "lstm":
-            return _backend.wrap(h, origin), _backend.wrap(c, origin)
-        return _backend.wrap(h, origin)
+            return _backend.wrap(h, call.origin), _backend.wrap(c, call.origin)
+        return _backend.wrap(h, call.origin)
 
     forward = __call__
 

@@ -8,6 +8,8 @@ only into the sequences (batch rows) that hold them; values in the padding of a 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import _backend
@@ -95,3 +97,58 @@ def check_lengths(lengths, batch_size: int, seq_len: int):
         raise ValueError(f"lengths: expected every length in 1..{seq_len} (the sequence length T), "
                          f"got lengths[{i}] = {int(arr[i])}")
     return np.ascontiguousarray(arr)
+
+
+@dataclass
+class CallInput:
+    """The arguments of one cell or layer call after :func:`prepare_call`."""
+
+    x: object        # checked input on ``device``, still in the caller's layout
+    batched: bool    # whether ``x`` has its batch axis
+    h0: object       # initial state as given (unwrapped, not yet checked), or None
+    c0: object       # LSTM cell state as given, or None
+    lengths: object  # as given (torch tensors unwrapped), or None
+    origin: object   # the caller's array type, for ``_backend.wrap`` of the results
+    device: str      # the resolved device, "cpu" or "cuda"
+    xp: object       # its array module (NumPy or CuPy)
+
+
+def prepare_call(module, x, hx, lengths, *, x_name: str, x_ndim: tuple) -> CallInput:
+    """The first steps every cell and layer call takes, in this order: unwrap torch tensors, split
+    ``hx`` into (h0, c0), resolve the device from ``module.device`` and the arrays, check ``x``
+    (``module.dtype``, one of the ``x_ndim`` dimensions, ``module.input_size`` features in the
+    last axis; errors name it ``x_name``) and move it to the device. ``x`` is batched when it has
+    ``max(x_ndim)`` dimensions."""
+    x, hx, lengths, origin = unwrap_all(x, hx, lengths)
+    h0, c0 = split_hx(hx, module.kind == "lstm")
+    device = _backend.resolve_device(module.device, x, h0, c0)
+    xp = _backend.get_namespace(device)
+    x = check_float_input(x, x_name, module.dtype, ndim=x_ndim)
+    if x.shape[-1] != module.input_size:
+        raise ValueError(f"{x_name}: expected {module.input_size} features (input_size) in the "
+                         f"last axis, got {x.shape[-1]} (shape {tuple(x.shape)})")
+    x = _backend.to_device(x, device)
+    return CallInput(x=x, batched=x.ndim == max(x_ndim), h0=h0, c0=c0, lengths=lengths,
+                     origin=origin, device=device, xp=xp)
+
+
+def initial_states(kind: str, h0, c0, given_lead: tuple, lead: tuple, h_size: int, c_size: int,
+                   dtype, xp):
+    """(h0, c0) on the array module ``xp``, each of shape ``lead + (size,)``.
+
+    A given state must have the shape ``given_lead + (size,)`` (``lead`` without the batch axis
+    for unbatched input) and the layer's dtype; a missing one is zeros. h0 has ``h_size``
+    features, c0 (LSTM only, else None) ``c_size``. Errors name them ``hx[0]`` / ``hx[1]`` for an
+    LSTM and ``hx`` otherwise.
+    """
+    h0 = _state_or_zeros(h0, "hx[0]" if kind == "lstm" else "hx", given_lead + (h_size,),
+                         lead + (h_size,), dtype, xp)
+    if kind == "lstm":
+        c0 = _state_or_zeros(c0, "hx[1]", given_lead + (c_size,), lead + (c_size,), dtype, xp)
+    return h0, c0
+
+
+def _state_or_zeros(h, name, given_shape, shape, dtype, xp):
+    if h is None:
+        return xp.zeros(shape, dtype=dtype)
+    return check_state(h, name, given_shape, dtype, xp).reshape(shape)

@@ -58,6 +58,10 @@ class _Layer(_weights.TorchWeights):
     def _h_out(self) -> int:
         return self.proj_size or self.hidden_size
 
+    @property
+    def _projection(self) -> bool:
+        return bool(self.proj_size)
+
     def _suffixes(self):
         return [f"_l{layer}" + ("_reverse" if d else "") for layer in range(self.num_layers)
                 for d in range(self.num_directions)]
@@ -107,54 +111,35 @@ class _Layer(_weights.TorchWeights):
         (L*D, B, H_out), c_n (L*D, B, H); in the array type of ``x``. NaN in a sequence propagates
         to that sequence's outputs only.
         """
-        x, hx, lengths, origin = _inputs.unwrap_all(x, hx, lengths)
-        h0, c0 = _inputs.split_hx(hx, self.kind == "lstm")
-        device = _backend.resolve_device(self.device, x, h0, c0)
-        xp = _backend.get_namespace(device)
-        x = _inputs.check_float_input(x, "x", self.dtype, ndim=(2, 3))
-        batched = x.ndim == 3
-        if x.shape[-1] != self.input_size:
-            raise ValueError(f"x: expected {self.input_size} features (input_size) in the last "
-                             f"axis, got {x.shape[-1]} (shape {tuple(x.shape)})")
-        x = _backend.to_device(x, device)
+        call = _inputs.prepare_call(self, x, hx, lengths, x_name="x", x_ndim=(2, 3))
+        x, batched, xp = call.x, call.batched, call.xp
         if not batched:
-            if lengths is not None:
+            if call.lengths is not None:
                 raise ValueError("lengths: expected None for an unbatched (T, I) input, got "
-                                 f"{type(lengths).__name__}; add a batch axis to give lengths")
+                                 f"{type(call.lengths).__name__}; add a batch axis to give "
+                                 "lengths")
             x = x[:, None, :]
         elif self.batch_first:
             x = x.transpose(1, 0, 2)
         T, B = x.shape[0], x.shape[1]
         n_states = self.num_layers * self.num_directions
-        lead = (n_states, B) if batched else (n_states,)
-        if h0 is None:
-            h0 = xp.zeros((n_states, B, self._h_out), dtype=self.dtype)
-        else:
-            h0 = _inputs.check_state(h0, "hx[0]" if self.kind == "lstm" else "hx",
-                                     lead + (self._h_out,), self.dtype, xp)
-            h0 = h0 if batched else h0[:, None, :]
-        if self.kind == "lstm":
-            if c0 is None:
-                c0 = xp.zeros((n_states, B, self.hidden_size), dtype=self.dtype)
-            else:
-                c0 = _inputs.check_state(c0, "hx[1]", lead + (self.hidden_size,), self.dtype, xp)
-                c0 = c0 if batched else c0[:, None, :]
-        lengths = _inputs.check_lengths(lengths, B, T)
-        if device == "cuda":
+        h0, c0 = _inputs.initial_states(self.kind, call.h0, call.c0,
+                                        (n_states, B) if batched else (n_states,), (n_states, B),
+                                        self._h_out, self.hidden_size, self.dtype, xp)
+        lengths = _inputs.check_lengths(call.lengths, B, T)
+        if call.device == "cuda":
             lengths = xp.asarray(lengths)
-        units = self._cache.units(device, self._weights, self._suffixes(), self.dtype,
-                                  bool(self.proj_size))
-        output, h_n, c_n = _driver.run_stack(self.kind, units, x, h0, c0, lengths,
-                                             self.num_layers, self.num_directions,
-                                             self.nonlinearity, device)
+        output, h_n, c_n = _driver.run_stack(self.kind, self._device_units(call.device), x, h0,
+                                             c0, lengths, self.num_layers, self.num_directions,
+                                             self.nonlinearity, call.device)
         if not batched:
             output, h_n = output[:, 0, :], h_n[:, 0, :]
             c_n = None if c_n is None else c_n[:, 0, :]
         elif self.batch_first:
             output = output.transpose(1, 0, 2)
-        output, h_n = _backend.wrap(output, origin), _backend.wrap(h_n, origin)
+        output, h_n = _backend.wrap(output, call.origin), _backend.wrap(h_n, call.origin)
         if self.kind == "lstm":
-            return output, (h_n, _backend.wrap(c_n, origin))
+            return output, (h_n, _backend.wrap(c_n, call.origin))
         return output, h_n
 
     forward = __call__

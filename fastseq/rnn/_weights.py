@@ -119,8 +119,17 @@ def export(weights: dict) -> dict:
 
 class TorchWeights:
     """The weight handling cells and layers share: torch's parameter names as attributes,
-    ``num_parameters``, ``state_dict`` and ``load_state_dict``. Needs ``_weights`` (name ->
-    array), ``_shapes`` (name -> shape), ``dtype`` and ``_cache`` (a DeviceWeights)."""
+    ``num_parameters``, ``state_dict``, ``load_state_dict`` and the weights prepared per device.
+    Needs ``_weights`` (name -> array), ``_shapes`` (name -> shape), ``dtype``, ``_cache`` (a
+    DeviceWeights) and ``_suffixes()`` (the parameter-name suffix of each layer and direction)."""
+
+    _projection = False   # LSTM layers with proj_size > 0 have weight_hr: they override this
+
+    def _device_units(self, device: str) -> list:
+        """The prepared weights (``_driver.Unit``) of each layer and direction on ``device``,
+        cached until the weights change."""
+        return self._cache.units(device, self._weights, self._suffixes(), self.dtype,
+                                 self._projection)
 
     def num_parameters(self) -> int:
         """Number of parameters (torch's count: both bias vectors)."""

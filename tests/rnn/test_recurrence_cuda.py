@@ -1,4 +1,5 @@
-"""The CUDA recurrence kernels (fastseq/rnn/_recurrence_cuda.py).
+"""The CUDA recurrence kernels (fastseq/rnn/_recurrence_cuda.py and the kernel modules it launches;
+the host-side planning is tested in test_cuda_plan.py).
 
 Lanes (tests/conftest.py): the float64 NumPy reference of tests/naive.py, itself checked against torch on the CPU
 (normal lane); the kernels in the CUDA simulator on tiny shapes (``cudasim``, NumPy arrays, one
@@ -98,39 +99,6 @@ def test_reference_matches_torch(rng, kind, proj, nonlinearity):
             np.testing.assert_allclose(got[2], state[1][d].numpy(), atol=1e-12)
 
 
-# ---------------------------------------------------------------- host-side planning (CPU lane)
-
-def test_plan_fits_and_respects_sm_count():
-    from fastseq.rnn._recurrence_cuda import SMEM_BUDGET, _smem_elements, plan_persistent
-    # H=128, B=32 LSTM in float32 on 132 SMs: persistent, every block resident and under budget,
-    # and the hidden units split exactly over the grid.
-    p = plan_persistent("lstm", 32, 128, 128, 128, False, 4, 132, threads=256)
-    assert p is not None and p["blocks"] <= 132 and p["smem_bytes"] <= SMEM_BUDGET
-    assert p["blocks"] * p["U"] >= 128 and (p["blocks"] - 1) * p["U"] < 128
-    assert p["smem_bytes"] == 4 * _smem_elements(4, p["U"], 0, 128, 128, 32, 256, False)
-    # With a projection the output rows are split over the same grid.
-    p = plan_persistent("lstm", 8, 128, 64, 64, True, 4, 132, threads=256)
-    assert p["PU"] * p["blocks"] >= 64
-    # H=512, B=64: staging h (64 x 513 floats = 131 KB) cannot fit one block -> stepwise; with
-    # the 227 KB opt-in it would fit, but 4*U*64*512 multiply-adds per block and step exceed the
-    # work cap at every grid size up to 132 blocks -> still stepwise.
-    assert plan_persistent("lstm", 64, 512, 512, 512, False, 4, 132, threads=256) is None
-    assert plan_persistent("lstm", 64, 512, 512, 512, False, 4, 132, threads=256,
-                           smem_budget=227 * 1024) is None
-    # H=512, B=8 needs the opt-in (a 64-block slice of W_hh is 32 x 513 floats = 66 KB).
-    assert plan_persistent("lstm", 8, 512, 512, 512, False, 4, 132, threads=256) is None
-    p = plan_persistent("lstm", 8, 512, 512, 512, False, 4, 132, threads=256,
-                        smem_budget=227 * 1024)
-    assert p["blocks"] == 64 and SMEM_BUDGET < p["smem_bytes"] <= 227 * 1024
-    assert p["macs"] == 4 * 8 * 8 * 512
-    # One SM (the simulator): a single block owning all units, or nothing.
-    p = plan_persistent("gru", 3, 8, 8, 8, False, 8, 1, threads=32)
-    assert p["blocks"] == 1 and p["U"] == 8
-    assert plan_persistent("gru", 3, 8, 8, 8, False, 8, 1, threads=32, units_per_block=4) is None
-    with pytest.raises(ValueError, match="threads"):
-        plan_persistent("gru", 3, 8, 8, 8, False, 8, 1, threads=48)
-
-
 # ---------------------------------------------------------------- simulator lane
 
 SIM_CASES = [
@@ -200,7 +168,7 @@ def test_inputs_untouched_and_multiblock_refused_in_simulator(rng):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_kernels_compile_for_sm90(dtype):
     cuda = pytest.importorskip("numba.cuda")
-    from fastseq.rnn._recurrence_cuda import kernel_signatures
+    from fastseq.rnn._recurrence_cuda_kernels import kernel_signatures
     sigs = kernel_signatures(dtype)
     assert set(sigs) == {"persistent", "pointwise", "commit"}
     for name, (pyfunc, sig) in sigs.items():
@@ -248,7 +216,8 @@ def test_persistent_kernel_fits_one_sm(dtype, tmp_path):
     """A persistent block of DEFAULT_THREADS threads must fit one SM's 65,536 registers (else the
     launch fails, or blocks cannot all be resident), without spilling to local memory."""
     cuda = pytest.importorskip("numba.cuda")
-    from fastseq.rnn._recurrence_cuda import DEFAULT_THREADS, kernel_signatures
+    from fastseq.rnn._cuda_plan import DEFAULT_THREADS
+    from fastseq.rnn._recurrence_cuda_kernels import kernel_signatures
     pyfunc, sig = kernel_signatures(dtype)["persistent"]
     try:
         ptx, _ = cuda.compile_ptx(pyfunc, sig, cc=(9, 0))
@@ -391,12 +360,13 @@ def test_gpu_persistent_grid_shapes(rng, kind, proj, units_per_block):
 def test_gpu_auto_path_choice():
     """On an H100/H200-class device the benchmark shapes take the intended paths."""
     cupy = pytest.importorskip("cupy")
-    from fastseq.rnn._recurrence_cuda import _device_sm_count, _optin_smem_budget, choose_path
+    from fastseq.rnn._cuda_plan import choose_path, device_sm_count, optin_smem_budget
+    from fastseq.rnn._recurrence_cuda_kernels import allow_persistent_smem
     dev = cupy.cuda.Device().id
-    n_sm = _device_sm_count(dev)
+    n_sm = device_sm_count(dev)
     if n_sm < 64:
         pytest.skip(f"{n_sm} SMs: the rule is written for H100/H200-class devices")
-    budget = _optin_smem_budget(dev, "float32")
+    budget = optin_smem_budget(dev, "float32", allow_persistent_smem)
     for kind in ("lstm", "gru"):
         for B in (1, 8, 32):
             path, plan = choose_path(kind, B, 128, 128, 128, False, 4, n_sm, smem_budget=budget)
