@@ -134,12 +134,12 @@ def _direct_columns(X, C, start, stop, scratch, acc, best, best_idx):
     d = X.shape[1]
     xt = scratch.reshape(-1)[: d * best.shape[0]].reshape((d, best.shape[0]))
     _reset_best(best, best_idx, m)
-    if d == 2:  # the commonest small case: one fused pass per center, no transposed copy
-        _direct_columns_2(X[start:stop], C, m, best, best_idx)
-        return
     for t in range(d):
         for i in range(m):
             xt[t, i] = X[start + i, t]
+    if d == 2:  # the commonest small case: one fused pass per center
+        _direct_columns_2(xt, C, m, best, best_idx)
+        return
     for j in range(C.shape[0]):
         fj = best_idx.dtype.type(j)
         for i in range(m):
@@ -155,16 +155,19 @@ def _direct_columns(X, C, start, stop, scratch, acc, best, best_idx):
 
 
 @njit(cache=True, fastmath=FASTMATH)
-def _direct_columns_2(rows, C, m, best, best_idx):
-    """:func:`_direct_columns` for d = 2 on the chunk's rows (m, 2): each center is one
-    vectorised pass over the rows (LLVM de-interleaves the two columns)."""
+def _direct_columns_2(xt, C, m, best, best_idx):
+    """:func:`_direct_columns` for d = 2 on the chunk's transposed rows xt (2, m): each center is
+    one vectorised pass over contiguous columns. (Reading the interleaved (m, 2) rows instead
+    kept LLVM from vectorising the select: 5-15x slower.)"""
+    x0 = xt[0]
+    x1 = xt[1]
     for j in range(C.shape[0]):
         fj = best_idx.dtype.type(j)
         c0 = np.float64(C[j, 0])
         c1 = np.float64(C[j, 1])
         for i in range(m):
-            a = np.float64(rows[i, 0]) - c0
-            b = np.float64(rows[i, 1]) - c1
+            a = np.float64(x0[i]) - c0
+            b = np.float64(x1[i]) - c1
             _take_if_smaller(a * a + b * b, i, fj, best, best_idx)
 
 
