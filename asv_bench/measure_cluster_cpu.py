@@ -1,11 +1,16 @@
 """CPU comparison of fastseq's clustering with scikit-learn and faiss-cpu, for BENCHMARKS.md.
 
-    python3 -m asv_bench.measure_cluster_cpu [--repeats N]
+    python3 -m asv_bench.measure_cluster_cpu [--repeats N] [--isa native|avx2] [--threads 1 2]
+                                             [--spread 3] [--settle 0]
 
 (The recurrent layers' twin is ``asv_bench/measure_rnn_cpu.py``.)
 
 On a shared 2-core machine absolute times drift from run to run; running fastseq and its peer
-alternately in the same process, and taking medians, keeps their ratio meaningful. Each row
+alternately in the same process, and taking medians, keeps their ratio meaningful. By default the
+libraries run back to back with no pause, as in a user's pipeline (the peers' spinning threads
+are part of what fastseq meets); ``--settle`` adds a pause before each call. ``--isa avx2`` caps
+fastseq and every peer at AVX2 (see ``_isa.py``); each thread count runs with Numba and every BLAS
+/ OpenMP pool limited to it. Each row
 prints fastseq's median, the peer's median and peer / fastseq (above 1: fastseq is faster). The
 asv suite (``asv run``) times the same things for the dashboard; this script is the quick check.
 """
@@ -17,6 +22,8 @@ import time
 
 import numpy as np
 
+from asv_bench._isa import ISA_CHOICES, describe, reexec_for
+
 
 def blobs(n, d, k, spread, seed=0, dtype=np.float32):
     rng = np.random.default_rng(seed)
@@ -24,9 +31,7 @@ def blobs(n, d, k, spread, seed=0, dtype=np.float32):
     return (centers[rng.integers(0, k, n)] + rng.standard_normal((n, d))).astype(dtype)
 
 
-# Pause before each timed call: OpenBLAS and OpenMP workers keep spinning for a while after a
-# parallel call, and on two cores they would steal the next library's second core.
-SETTLE_SECONDS = 0.2
+SETTLE_SECONDS = 0.0   # pause before each timed call (--settle)
 
 
 def interleaved(fns, repeats):
@@ -43,7 +48,7 @@ def interleaved(fns, repeats):
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
-def cluster_rows(repeats):
+def cluster_rows(repeats, spread):
     import faiss
     from sklearn.cluster import KMeans as SKKMeans
     from sklearn.cluster import MiniBatchKMeans as SKMiniBatch
@@ -54,7 +59,7 @@ def cluster_rows(repeats):
     rows = []
     rng = np.random.default_rng(1)
     for n, d, k in [(200_000, 64, 256), (1_000_000, 2, 8)]:
-        X = blobs(n, d, k, 10.0)
+        X = blobs(n, d, k, spread)
         C = X[rng.choice(n, k, replace=False)]
         Ct = np.ascontiguousarray(C.T)
         t = interleaved({"fastseq": lambda: fastseq.nearest_centers(X, C),
@@ -78,7 +83,7 @@ def cluster_rows(repeats):
                          "gemm": lambda: X @ Ct}, max(2, repeats // 3))
         per = {name: v / iters for name, v in t.items()}
         per["gemm"] = t["gemm"]
-        what = f"Lloyd iteration {n:,}x{d}, k={k} (10 from the same init)"
+        what = f"Lloyd iteration {n:,}x{d}, k={k} (10 through fit, same init)"
         rows.append((what, per["fastseq"], "X @ C.T", per["gemm"]))
         rows.append((what, per["fastseq"], "sklearn lloyd", per["sklearn"]))
         rows.append((what, per["fastseq"], "faiss-cpu", per["faiss"]))
@@ -122,12 +127,28 @@ def cluster_rows(repeats):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--isa", choices=ISA_CHOICES, default="native")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--spread", type=float, default=3.0,
+                        help="blob centers ~ normal * spread, rows = center + normal (3: overlapping)")
+    parser.add_argument("--settle", type=float, default=0.0)
     args = parser.parse_args(argv)
-    rows = cluster_rows(args.repeats)
-    print("\n| what | fastseq | peer | peer time | peer / fastseq |")
-    print("|---|---|---|---|---|")
-    for what, ours, peer, theirs in rows:
-        print(f"| {what} | {_fmt(ours)} | {peer} | {_fmt(theirs)} | {theirs / ours:.2f}x |")
+    reexec_for(args.isa)
+    global SETTLE_SECONDS
+    SETTLE_SECONDS = args.settle
+
+    import numba
+    from threadpoolctl import threadpool_limits
+    print(f"CPU: {describe(args.isa)}; blob spread {args.spread}, pause {args.settle} s")
+    for threads in args.threads:
+        numba.set_num_threads(threads)
+        with threadpool_limits(threads):
+            rows = cluster_rows(args.repeats, args.spread)
+        print(f"\n{threads} thread(s)\n")
+        print("| what | fastseq | peer | peer time | peer / fastseq |")
+        print("|---|---|---|---|---|")
+        for what, ours, peer, theirs in rows:
+            print(f"| {what} | {_fmt(ours)} | {peer} | {_fmt(theirs)} | {theirs / ours:.2f}x |")
 
 
 def _fmt(seconds):
