@@ -38,3 +38,10 @@ SYMMETRIC_MAX_MIB = 256
 # -- GPU ----------------------------------------------------------------------------------------
 # Default scratch budget (MiB) for the product tiles of the distance and silhouette kernels.
 GPU_WORKING_MEMORY_MIB = 1024
+
+# -- recurrent layers, CPU ----------------------------------------------------------------------
+# The input projection of a layer is computed for blocks of time steps whose (steps, B, G*H)
+# result stays within this many bytes, never for all T at once.
+RNN_PROJECTION_BLOCK_BYTES = 16 * 2**20
+# Rows per GEMM of the projection: fixed by the shape, never by the thread count (determinism).
+RNN_PROJECTION_GEMM_ROWS = 1024

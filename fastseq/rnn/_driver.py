@@ -1,15 +1,14 @@
-"""The layer driver: per layer and direction, one input-projection GEMM over all time steps (CuPy's
-matmul on the GPU; on the CPU, row blocks on Numba's workers with BLAS held to one thread, so one
-threading system owns the cores for the whole call), then the recurrence kernel of the chosen
-backend (``recurrence_cpu`` or its twin ``recurrence_cuda``: same arguments, same results).
+"""The layer driver. On the GPU: per layer and direction, one input-projection GEMM over all time
+steps (CuPy's matmul), then ``recurrence_cuda``. On the CPU: :func:`._stack_cpu.run_stack_cpu`,
+which does the same in blocks of time steps on packed weights.
 
 Weights are prepared once per device and cached on the cell or layer (:class:`DeviceWeights`):
 
 - the input weight is stored transposed with ``b_ih`` as an extra row, (I + 1, G*H), and the
   input gets a column of ones, so ``x @ W_ih.T + b_ih`` is one GEMM with no separate pass for the
   bias;
-- on the CPU the recurrent weights are kept as transposed views of C-contiguous (H_in, G*H) arrays,
-  the layout the CPU kernel reads; on the GPU they are CuPy arrays in torch's layout.
+- on the CPU the recurrent weights are packed into the panels the CPU kernel reads
+  (:class:`._stack_cpu.PackedUnit`); on the GPU they are CuPy arrays in torch's layout.
 
 Arrays here are time-major (T, B, features) and already validated.
 """
@@ -65,18 +64,8 @@ def _prepare(device, weights, sfx, dtype, proj):
         import cupy
         return Unit(cupy.asarray(w_in), cupy.asarray(w_hh), cupy.asarray(b_hh),
                     None if w_hr is None else cupy.asarray(w_hr))
-    # transposed views of C-contiguous transposes: the CPU kernel reads them without copying
-    return Unit(w_in, np.ascontiguousarray(w_hh.T).T, np.ascontiguousarray(b_hh),
-                None if w_hr is None else np.ascontiguousarray(w_hr.T).T)
-
-
-def recurrence_for(device):
-    """The recurrence kernel of a resolved device."""
-    if device == "cuda":
-        from ._recurrence_cuda import recurrence_cuda
-        return recurrence_cuda
-    from ._recurrence_cpu import recurrence_cpu
-    return recurrence_cpu
+    from ._stack_cpu import pack_unit
+    return pack_unit(w_in, w_hh, b_hh, w_hr, dtype)
 
 
 def with_ones(xp, parts, T, B, dtype):
@@ -99,20 +88,11 @@ def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonli
     (L*D, B, H_out) and c_n (L*D, B, H) or None, all on the device.
     """
     if device == "cpu":
-        from .._threads import single_threaded_blas
-        from ._recurrence_cpu import project
-        with single_threaded_blas():  # one threading system (Numba's) for the whole call
-            return _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions,
-                              nonlinearity, device, project)
+        from ._stack_cpu import run_stack_cpu
+        return run_stack_cpu(kind, units, x, h0, c0, lengths, num_layers, num_directions,
+                             nonlinearity)
+    from ._recurrence_cuda import recurrence_cuda
     xp = _backend.get_namespace(device)
-    return _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity,
-                      device, xp.matmul)
-
-
-def _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity, device,
-               matmul):
-    xp = _backend.get_namespace(device)
-    rec = recurrence_for(device)
     T, B, _ = x.shape
     dtype = h0.dtype
     inp = with_ones(xp, [x], T, B, dtype)
@@ -124,9 +104,10 @@ def _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonl
         for d in range(num_directions):
             i = layer * num_directions + d
             u = units[i]
-            xproj = matmul(flat, u.w_in).reshape(T, B, u.w_in.shape[1])
-            out, h, c = rec(kind, xproj, u.w_hh, u.b_hh, h0[i], None if c0 is None else c0[i],
-                            lengths, d == 1, nonlinearity, u.w_hr)
+            xproj = xp.matmul(flat, u.w_in).reshape(T, B, u.w_in.shape[1])
+            out, h, c = recurrence_cuda(kind, xproj, u.w_hh, u.b_hh, h0[i],
+                                        None if c0 is None else c0[i], lengths, d == 1,
+                                        nonlinearity, u.w_hr)
             outs.append(out)
             h_n.append(h)
             c_n.append(c)
@@ -140,17 +121,12 @@ def run_cell(kind, unit, x, h0, c0, nonlinearity, device):
     """One cell step: x (B, I), h0 (B, H), c0 (B, H) or None on the device; returns (h, c or None)."""
     xp = _backend.get_namespace(device)
     B = x.shape[0]
-    x1 = with_ones(xp, [x[None]], 1, B, h0.dtype)[0]
-    lengths = xp.ones(B, dtype=np.int64)
     if device == "cpu":
-        from .._threads import single_threaded_blas
-        from ._recurrence_cpu import project, recurrence_cpu
-        with single_threaded_blas():
-            xproj = project(x1, unit.w_in)[None]
-            _, h, c = recurrence_cpu(kind, xproj, unit.w_hh, unit.b_hh, h0, c0, lengths, False,
-                                     nonlinearity, None)
-        return h, c
+        from ._stack_cpu import cell_step_cpu
+        return cell_step_cpu(kind, unit, x, h0, c0, nonlinearity)
+    from ._recurrence_cuda import recurrence_cuda
+    x1 = with_ones(xp, [x[None]], 1, B, h0.dtype)[0]
     xproj = xp.matmul(x1, unit.w_in)[None]
-    _, h, c = recurrence_for(device)(kind, xproj, unit.w_hh, unit.b_hh, h0, c0, lengths, False,
-                                     nonlinearity, None)
+    _, h, c = recurrence_cuda(kind, xproj, unit.w_hh, unit.b_hh, h0, c0,
+                              xp.ones(B, dtype=np.int64), False, nonlinearity, None)
     return h, c

@@ -56,7 +56,7 @@ def compare(kind, got, want, tol):
 def test_layer_matches_torch(rng, kind, nonlinearity, num_layers, bidirectional, batch_first, bias,
                              with_state, dtype):
     I, H, T = 5, 6, 9
-    # B = 9 gives two worker slices of >= 4 rows (the BLAS path); B = 2 the hand-written loop
+    # B = 9 gives two worker slices (rows in fours, one tail row); B = 2 tail rows only
     B = 9 if (num_layers + bidirectional + batch_first) % 2 else 2
     m, f = make_pair(rng, kind, nonlinearity, dtype, I, H, num_layers=num_layers, bias=bias,
                      batch_first=batch_first, bidirectional=bidirectional)
