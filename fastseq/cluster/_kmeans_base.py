@@ -105,7 +105,9 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             raise ValueError(f"n_clusters: expected at most n_samples={n_samples}, got {k}")
         check_int(self.max_iter, "max_iter", minimum=1)
         check_float(self.tol, "tol", minimum=0.0)
-        check_int(self.verbose, "verbose", minimum=0)
+        # scikit-learn takes a bool or an int (True prints as 1 does)
+        check_int(int(self.verbose) if isinstance(self.verbose, (bool, np.bool_)) else self.verbose,
+                  "verbose", minimum=0)
         init = self.init
         if isinstance(init, str):
             if init not in INITS:

@@ -33,7 +33,10 @@ def relocate_empty_clusters(engine, sums, counts, labels, sqdist):
     """Give each empty cluster one of the points farthest from their (old) centers.
 
     As scikit-learn: the farthest points are moved, farthest first (ties to the lowest index),
-    out of their cluster's sums and into the empty cluster's. Returns the number relocated.
+    out of their cluster's sums and into the empty cluster's. A point that sits on its center
+    (distance 0) is never moved: that cannot lower the inertia, and with fewer distinct points
+    than clusters it made the labels cycle among duplicate centers until max_iter. Empty
+    clusters left without a point keep their centers. Returns the number relocated.
     """
     xp = engine.xp
     empty = xp.flatnonzero(counts == 0)
@@ -44,7 +47,9 @@ def relocate_empty_clusters(engine, sums, counts, labels, sqdist):
         far = np.argsort(-sqdist, kind="stable")[:n_empty]
     else:  # CuPy's argsort is a stable radix sort
         far = to_host(xp.argsort(-sqdist)[:n_empty])
-    empty = to_host(empty)
+    far = far[to_host(sqdist[far]) > 0]
+    n_empty = int(far.shape[0])
+    empty = to_host(empty)[:n_empty]
     weights = to_host(engine.weights[far])
     rows = to_host(engine.rows(far))
     old = to_host(labels[far])

@@ -251,6 +251,8 @@ class MiniBatchKMeans(BaseKMeans):
         ewa = stop.ewa
         self._finish(engine, Cs64, counts, shift, step + 1, n, batch,
                      None if ewa is None else ewa * float(w.sum()))
+        # the state partial_fit goes on from
+        self._rs, self._since_reassign = rs, since_reassign
 
     def _step(self, engine, Cs64, counts, ratio, reassign, rs, xp):
         """One mini-batch step on a batch engine; updates Cs64 / counts in place and returns the

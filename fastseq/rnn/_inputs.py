@@ -19,7 +19,8 @@ from .._validation import check_array
 def check_float_input(a, name: str, dtype: np.dtype, ndim):
     """``a`` as a NumPy/CuPy array of the layer's ``dtype`` with one of the allowed ``ndim``.
 
-    Floating inputs must already have the layer's dtype (as in torch); integer inputs are converted.
+    Inputs must already have the layer's dtype, as in torch: integer, boolean and complex arrays
+    are refused (torch's recurrent modules refuse them too), and so are other float dtypes.
     """
     if a is None:
         raise TypeError(f"{name}: expected an array, got None")
@@ -29,9 +30,14 @@ def check_float_input(a, name: str, dtype: np.dtype, ndim):
         except Exception as exc:
             raise TypeError(f"{name}: expected an array-like of numbers, got {type(a).__name__} "
                             f"({exc})") from None
+    if a.dtype.kind in "iubc":
+        raise TypeError(f"{name}: expected floating-point values of dtype {dtype} (the layer's "
+                        f"dtype), got {a.dtype}; convert them with .astype(np.{dtype})")
     if a.dtype.kind == "f" and a.dtype != dtype:
+        hint = (f" or build the layer with dtype={a.dtype}" if a.dtype in (np.float32, np.float64)
+                else "")
         raise TypeError(f"{name}: expected dtype {dtype} (the layer's dtype), got {a.dtype}; convert "
-                        f"the input or build the layer with dtype={a.dtype}")
+                        f"the input with .astype(np.{dtype}){hint}")
     return check_array(a, name, ndim=ndim, dtype=dtype, finite=False)
 
 

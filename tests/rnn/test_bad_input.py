@@ -68,8 +68,17 @@ def test_bad_x(cls):
         f(None)
     with pytest.raises(TypeError, match="x: expected a real numeric array"):
         f(np.array([["a", "b", "c"]]))
-    # integers are converted, as documented
-    assert f(np.zeros((1, 2, 3), dtype=np.int64))[0].dtype == F32
+    # integers, booleans and complex numbers are refused, as torch refuses them
+    for bad in (np.int64, np.int32, np.bool_, np.complex64):
+        with pytest.raises(TypeError, match=f"x: expected floating-point values of dtype float32 "
+                                            f".*got {np.dtype(bad)}"):
+            f(np.zeros((1, 2, 3), dtype=bad))
+    with pytest.raises(TypeError, match="x: expected floating-point values.*got torch.int64|int64"):
+        f(torch.zeros(1, 2, 3, dtype=torch.int64))
+    # a float16 input is told to convert, not to build a float16 layer (there is none)
+    with pytest.raises(TypeError, match=r"got float16; convert the input with \.astype\(np\."
+                                        r"float32\)$"):
+        f(np.zeros((1, 2, 3), dtype=np.float16))
 
 
 def test_bad_hidden_state_shapes_and_types():
