@@ -80,7 +80,7 @@ def lstm_block(xproj, t0, panels, bias, w_hr_t, has_proj, h, c, lengths, reverse
 
     xproj (Tb, B, 4H): the block's input projections; panels, bias: the packed recurrent weight
     (:func:`pack_recurrent`); w_hr_t (H, P) projection (ignored unless has_proj); h (B, K) the
-    hidden state in and out (its first P columns; K = P padded to a multiple of 4, the padding
+    hidden state in and out (its first P columns; K = P padded like the panels' rows, the padding
     zero); c (B, H) the cell state in and out; lengths (B,) int64; out (T, B, P), written at
     (t, b) for t < lengths[b] only. The reverse direction runs the block's steps backwards.
     """

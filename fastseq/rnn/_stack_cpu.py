@@ -70,7 +70,7 @@ def cell_step_cpu(kind, unit, x, h0, c0, nonlinearity):
     in_panels, in_bias = unit.input_panels()
     xproj = np.empty((1, B, in_bias.shape[0]), dtype=h0.dtype)
     project_packed(x, in_panels, in_bias, xproj[0])
-    h = np.zeros((B, H + (-H % 4)), dtype=h0.dtype)
+    h = np.zeros((B, unit.panels.shape[1]), dtype=h0.dtype)  # padded like W_hh's rows
     h[:, :H] = h0
     c = None if c0 is None else np.array(c0, dtype=h0.dtype, order="C")
     out = np.empty((1, B, H), dtype=h0.dtype)
@@ -118,7 +118,7 @@ def run_stack_cpu(kind, units, x, h0, c0, lengths, num_layers, num_directions, n
             for d in range(num_directions):
                 i = layer * num_directions + d
                 u = units[i]
-                h = np.zeros((B, P + (-P % 4)), dtype=dtype)
+                h = np.zeros((B, u.panels.shape[1]), dtype=dtype)  # padded like W_hh's rows
                 h[:, :P] = h0[i]
                 c = None if c0 is None else np.array(c0[i], dtype=dtype, order="C")
                 out = output[:, :, d * P:(d + 1) * P]

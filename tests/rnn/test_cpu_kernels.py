@@ -64,7 +64,7 @@ def test_packed_product_matches_float64(rng, m, k, n):
     b = rng.standard_normal(n)
     h = rng.standard_normal((m, k))
     panels, bias = pack_recurrent(w, b, np.float64)
-    assert panels.shape[1] % 4 == 0 and panels.shape[0] * panels.shape[2] >= n
+    assert panels.shape[1] % 8 == 0 and panels.shape[0] * panels.shape[2] >= n
     hp = np.zeros((m, panels.shape[1]))
     hp[:, :k] = h
     gates = np.empty((m, bias.shape[0]))
