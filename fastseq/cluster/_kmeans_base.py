@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import _backend
 from .._sklearn_compat import (BaseEstimator, ClusterMixin, ConvergenceWarning, NotFittedError,
-                               TransformerMixin)
+                               TransformerMixin, check_feature_names)
 from .._validation import (check_array, check_float, check_int, check_random_state,
                            check_sample_weight)
 from ._distances import nearest_centers_array, pairwise_sqdist_array
@@ -22,6 +22,8 @@ from ._kmeans_plusplus import plusplus
 from ._moments import data_moments
 
 INITS = ("k-means++", "random")
+# both run fastseq's exact bounded Lloyd, which reaches the same centers as either
+ALGORITHMS = ("lloyd", "elkan")
 
 
 def validate_data(estimator, X, *, reset, name="X"):
@@ -33,6 +35,7 @@ def validate_data(estimator, X, *, reset, name="X"):
     if hasattr(X, "tocsr") or hasattr(X, "toarray"):
         raise TypeError(f"{name}: expected a dense array, got a sparse matrix "
                         f"({type(X).__name__}); convert it with .toarray()")
+    check_feature_names(estimator, X, reset=reset)
     X, origin = _backend.unwrap(X)
     device = _backend.resolve_device(estimator.device, X) if reset else estimator.device_
     X = check_array(X, name)
@@ -118,7 +121,9 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if isinstance(self.n_init, str):
             if self.n_init != "auto":
                 raise ValueError(f"n_init: expected 'auto' or an integer >= 1, got {self.n_init!r}")
-            n_init = self._auto_n_init_random if isinstance(init, str) and init == "random" else 1
+            # as scikit-learn: one run for k-means++ or an array, the default count otherwise
+            seeded = (isinstance(init, str) and init == "random") or callable(init)
+            n_init = self._auto_n_init_random if seeded else 1
         else:
             n_init = check_int(self.n_init, "n_init", minimum=1)
         if not isinstance(init, str) and not callable(init) and n_init != 1:
@@ -158,6 +163,20 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
                           f"n_clusters ({k}). Possibly due to duplicate points in X.",
                           ConvergenceWarning, stacklevel=5)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the transform's output columns: ``"<estimator>0"`` ... (object array)."""
+        check_fitted(self)
+        if input_features is not None:
+            expected = getattr(self, "feature_names_in_", None)
+            names = np.asarray(input_features, dtype=object)
+            if len(names) != self.n_features_in_ or (
+                    expected is not None and np.any(names != expected)):
+                raise ValueError("input_features: expected the feature names seen in fit "
+                                 f"({self.n_features_in_} of them), got {list(names)}")
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.cluster_centers_.shape[0])],
+                          dtype=object)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """fit, then the labels of X (in X's array type)."""

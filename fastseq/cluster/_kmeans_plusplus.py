@@ -50,8 +50,8 @@ def plusplus(engine, n_clusters, random_state, n_local_trials=None):
     return Cs64, indices
 
 
-def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_local_trials=None,
-                    device="auto"):
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, random_state=None,
+                    n_local_trials=None, device="auto"):
     """Initial centers for K-means by greedy k-means++ (as ``sklearn.cluster.kmeans_plusplus``).
 
     Parameters
@@ -60,6 +60,9 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_l
     n_clusters : number of centers, 1 <= n_clusters <= n.
     sample_weight : (n,) non-negative weights, or None for ones; rows are drawn in proportion to
         weight times squared distance.
+    x_squared_norms : (n,) squared row norms, or None. Accepted for scikit-learn compatibility
+        and checked for shape; fastseq computes its distances on shifted data and does not use
+        them.
     random_state : None, int, numpy RandomState or Generator (drawn through its bit generator).
     n_local_trials : candidates tried per center; None means 2 + floor(log k).
     device : "auto" | "cpu" | "cuda".
@@ -75,6 +78,11 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_l
     n_clusters = check_int(n_clusters, "n_clusters", minimum=1, maximum=X.shape[0])
     if n_local_trials is not None:
         n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1)
+    if x_squared_norms is not None:
+        norms = check_array(_backend.unwrap(x_squared_norms)[0], "x_squared_norms", ndim=1)
+        if norms.shape[0] != X.shape[0]:
+            raise ValueError(f"x_squared_norms: expected shape ({X.shape[0]},) to match X, got "
+                             f"shape {norms.shape}")
     rs = check_random_state(random_state)
     X = _backend.to_device(X, device)
     xp = _backend.get_namespace(device)
