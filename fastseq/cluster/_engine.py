@@ -324,7 +324,10 @@ class CUDAEngine:
 
 
 def make_engine(X, weights, shift, device, working_memory=None):
-    """The engine for a resolved device."""
+    """The engine for a resolved device (scipy sparse X: the sparse CPU engine)."""
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):
+        from ._engine_sparse import SparseCPUEngine
+        return SparseCPUEngine(X, weights, shift, working_memory)
     if device == "cuda":
         return CUDAEngine(X, weights, shift, working_memory)
     return CPUEngine(X, weights, shift, working_memory)

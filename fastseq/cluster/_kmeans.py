@@ -7,6 +7,8 @@ seeding in ``_kmeans_plusplus.py`` and the arithmetic in the per-device engines 
 
 from __future__ import annotations
 
+import warnings
+
 from .. import _backend
 from .._validation import check_working_memory
 from ._engine import make_engine
@@ -70,6 +72,9 @@ class KMeans(BaseKMeans):
         params = self._check_init_params(n_samples, n_features, dtype)
         if not isinstance(self.algorithm, str) or self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm: expected one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.algorithm == "elkan" and params[0] == 1:
+            warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                          "'lloyd' instead.", RuntimeWarning, stacklevel=4)
         check_working_memory(self.working_memory)
         return params
 

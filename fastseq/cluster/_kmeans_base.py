@@ -16,7 +16,7 @@ from .. import _backend
 from .._sklearn_compat import (BaseEstimator, ClusterMixin, ConvergenceWarning, NotFittedError,
                                TransformerMixin, check_feature_names)
 from .._validation import (check_array, check_float, check_int, check_random_state,
-                           check_sample_weight)
+                           check_sample_weight, check_sparse, is_sparse)
 from ._distances import nearest_centers_array, pairwise_sqdist_array
 from ._kmeans_plusplus import plusplus
 from ._moments import data_moments
@@ -32,13 +32,16 @@ def validate_data(estimator, X, *, reset, name="X"):
     With ``reset`` the device is resolved from ``estimator.device`` and X, and n_features_in_ is
     set; otherwise X must have the fitted feature count and runs on the fitted device.
     """
-    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-        raise TypeError(f"{name}: expected a dense array, got a sparse matrix "
-                        f"({type(X).__name__}); convert it with .toarray()")
     check_feature_names(estimator, X, reset=reset)
-    X, origin = _backend.unwrap(X)
-    device = _backend.resolve_device(estimator.device, X) if reset else estimator.device_
-    X = check_array(X, name)
+    if is_sparse(X):  # sparse data runs on the CPU (CSR kernels), whatever the fit's device
+        if reset and estimator.device == "cuda":
+            raise ValueError(f"device: sparse {name} runs on the CPU only; expected device='auto'"
+                             " or 'cpu', got 'cuda' (or pass a dense array)")
+        X, origin, device = check_sparse(X, name), _backend.Origin("numpy"), "cpu"
+    else:
+        X, origin = _backend.unwrap(X)
+        device = _backend.resolve_device(estimator.device, X) if reset else estimator.device_
+        X = check_array(X, name)
     if reset:
         estimator.n_features_in_ = X.shape[1]
     else:
@@ -60,8 +63,11 @@ def check_init_array(init, n_clusters, n_features, dtype, name="init"):
     init, _ = _backend.unwrap(init)
     init = check_array(init, name, dtype=dtype)
     if init.shape != (n_clusters, n_features):
+        what = (f"the number of clusters {n_clusters}" if init.shape[0] != n_clusters else
+                f"the number of features of the data {n_features}")
         raise ValueError(f"{name}: expected an array of shape ({n_clusters}, {n_features}) "
-                         f"(n_clusters, n_features), got shape {init.shape}")
+                         f"(n_clusters, n_features), got shape {init.shape} (The shape of the "
+                         f"initial centers {init.shape} does not match {what})")
     return _backend.to_host(init)
 
 
@@ -105,7 +111,8 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """(k, init, n_init) after checking n_clusters, max_iter, tol, verbose, init, n_init."""
         k = check_int(self.n_clusters, "n_clusters", minimum=1)
         if k > n_samples:
-            raise ValueError(f"n_clusters: expected at most n_samples={n_samples}, got {k}")
+            raise ValueError(f"n_clusters: expected at most n_samples={n_samples}, got {k} "
+                             f"(n_samples={n_samples} should be >= n_clusters={k})")
         check_int(self.max_iter, "max_iter", minimum=1)
         check_float(self.tol, "tol", minimum=0.0)
         # scikit-learn takes a bool or an int (True prints as 1 does)
@@ -131,6 +138,7 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                           f"{type(self).__name__} instead of n_init={n_init}.", RuntimeWarning,
                           stacklevel=5)
             n_init = 1
+        self._n_init = n_init  # the resolved count, under scikit-learn's name
         return k, init, n_init
 
     def fit(self, X, y=None, sample_weight=None):

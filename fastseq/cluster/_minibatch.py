@@ -25,6 +25,7 @@ import warnings
 from .. import _backend
 from .._validation import check_float, check_int, check_random_state, check_sample_weight, draw_seed
 from ._engine import make_engine
+from ._engine_sparse import take_rows
 from ._kmeans_base import BaseKMeans, initial_centers, validate_data
 from ._moments import data_moments
 
@@ -173,6 +174,7 @@ class MiniBatchKMeans(BaseKMeans):
                               "Setting it to min(3*n_clusters, n_samples)", RuntimeWarning,
                               stacklevel=4)
                 init_size = 3 * k
+        self._batch_size, self._init_size = batch, min(init_size, n_samples)  # scikit-learn's names
         return k, init, n_init, batch, min(init_size, n_samples)
 
     # -- fitting -----------------------------------------------------------------------------
@@ -188,7 +190,7 @@ class MiniBatchKMeans(BaseKMeans):
         for run in range(n_init):
             if init_size < n:
                 rows = _dev(rs.randint(0, n, init_size), xp)
-                engine = make_engine(xp.ascontiguousarray(X[rows]), w[rows], shift, device)
+                engine = make_engine(take_rows(X, rows, xp), w[rows], shift, device)
             else:
                 engine = make_engine(X, w, shift, device)
             Cs64 = initial_centers(engine, init, k, rs, X.shape[1], X.dtype)
@@ -220,7 +222,7 @@ class MiniBatchKMeans(BaseKMeans):
         step = 0
         for step in range(n_steps):
             rows = draw()
-            batch_engine = make_engine(xp.ascontiguousarray(X[rows]), unit, shift, device)
+            batch_engine = make_engine(take_rows(X, rows, xp), unit, shift, device)
             since_reassign += batch
             reassign = since_reassign >= 10 * k
             if reassign:
@@ -312,7 +314,7 @@ class MiniBatchKMeans(BaseKMeans):
             engine = make_engine(X, w, shift, device)
             if init_size < n:
                 rows = _dev(self._rs.randint(0, n, init_size), xp)
-                init_engine = make_engine(xp.ascontiguousarray(X[rows]), w[rows], shift, device)
+                init_engine = make_engine(take_rows(X, rows, xp), w[rows], shift, device)
             else:
                 init_engine = engine
             self._Cs64 = xp.array(initial_centers(init_engine, init, k, self._rs, d, X.dtype),

@@ -14,6 +14,11 @@ def data_moments(X, xp):
     X (n, d) float32/float64 on the namespace ``xp``. On the CPU a Numba pass (a memmap is read
     chunk by chunk, never loaded whole); on the GPU CuPy's reductions.
     """
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):  # scipy sparse (CSR)
+        n = X.shape[0]
+        mean = np.asarray(X.sum(axis=0, dtype=np.float64)).ravel() / n
+        sq = np.asarray(X.multiply(X).sum(axis=0, dtype=np.float64)).ravel() / n
+        return mean, float(np.maximum(sq - mean * mean, 0.0).mean())
     if xp is not np:
         return X.mean(axis=0, dtype=np.float64), float(X.var(axis=0, dtype=np.float64).mean())
     from ._moments_cpu import column_moments
