@@ -172,6 +172,12 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                           f"n_clusters ({k}). Possibly due to duplicate points in X.",
                           ConvergenceWarning, stacklevel=5)
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (only called where scikit-learn is installed): sparse accepted."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def get_feature_names_out(self, input_features=None):
         """Names of the transform's output columns: ``"<estimator>0"`` ... (object array)."""
         check_fitted(self)

@@ -88,8 +88,8 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, 
     if n_local_trials is not None:
         n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1)
     if x_squared_norms is not None:
-        norms = check_array(_backend.unwrap(x_squared_norms)[0], "x_squared_norms", ndim=1)
-        if norms.shape[0] != X.shape[0]:
+        norms = check_array(_backend.unwrap(x_squared_norms)[0], "x_squared_norms", ndim=(1, 2))
+        if norms.ndim != 1 or norms.shape[0] != X.shape[0]:
             raise ValueError(f"x_squared_norms: expected shape ({X.shape[0]},) to match X, got "
                              f"shape {norms.shape} (The length of x_squared_norms "
                              f"{norms.shape[0]} should be equal to the length of n_samples "

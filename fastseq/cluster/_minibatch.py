@@ -124,8 +124,8 @@ class MiniBatchKMeans(BaseKMeans):
         mean feature variance (0 disables it).
     max_no_improvement : int or None, default 10. Stop after this many steps without improvement
         of the smoothed batch inertia; None disables it.
-    init_size : int or None. Rows used for the initialisation (None: 3·batch_size, at least
-        3·k).
+    init_size : int or None. Rows used for the initialisation (None: 3·batch_size, or 3·k
+        where 3·batch_size < k), at most n_samples.
     n_init : "auto" or int. "auto": 1 for k-means++ or an array, 3 for "random"; the init with
         the lowest inertia on a validation sample is kept.
     reassignment_ratio : float, default 0.01.
@@ -165,8 +165,8 @@ class MiniBatchKMeans(BaseKMeans):
         check_float(self.reassignment_ratio, "reassignment_ratio", minimum=0.0)
         if self.max_no_improvement is not None:
             check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
-        if self.init_size is None:
-            init_size = max(3 * batch, 3 * k)
+        if self.init_size is None:  # as scikit-learn resolves it: 3·batch, or 3·k when below k
+            init_size = 3 * batch if 3 * batch >= k else 3 * k
         else:
             init_size = check_int(self.init_size, "init_size", minimum=1)
             if init_size < k:
