@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import _backend
 from .._defaults import NEAREST_DIRECT_MAX_FEATURES
-from .._threads import n_workers, single_threaded_blas
+from .._threads import n_workers, parallel_calls, single_threaded_blas
 from .._validation import (check_array, check_n_features, check_sparse, check_working_memory,
                            is_sparse)
 from ._chunking import cpu_rows_per_chunk, gpu_rows_per_chunk
@@ -116,7 +116,8 @@ def pairwise_sqdist_array(X, Y, device, working_memory=None):
     out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
     rows = cpu_rows_per_chunk(Y.shape[0], X.dtype.itemsize, working_memory)
     if X.shape[1] <= NEAREST_DIRECT_MAX_FEATURES:
-        _nearest_cpu.pairwise_direct(X, Y, rows, n_workers(), out)
+        with parallel_calls():
+            _nearest_cpu.pairwise_direct(X, Y, rows, n_workers(), out)
         return out
     shift = Y.mean(axis=0, dtype=np.float64).astype(X.dtype)
     Ys = Y - shift

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import dataclass
+
+from .._threads import parallel_calls
+from .._validation import is_sparse
 from ._chunking import lloyd_layout
-from ._engine import PlusPlusState
 
 _UNUSED_WEIGHTS = np.zeros(1)
 
 
-def is_sparse(X) -> bool:
-    """True for a scipy sparse matrix or array (without importing scipy for dense input)."""
-    return hasattr(X, "tocsr") and hasattr(X, "nnz")
+@dataclass
+class SparsePlusPlusState:
+    """Greedy k-means++ progress: closest (n,) float64 squared distance of each row to its
+    nearest chosen center, and the (n, t) distances to the last candidates."""
+
+    closest: object
+    candidates: object = None
 
 
 def take_rows(X, rows, xp):
@@ -72,8 +79,9 @@ class SparseCPUEngine:
         sqdist = np.empty(m, dtype=np.float64)
         sums = np.empty((slots, k, d) if update else (1, 1, 1))
         counts = np.empty((slots, k) if update else (1, 1))
-        _sparse_cpu.sparse_lloyd_pass(X.data, X.indices, X.indptr, w, C64, cnorm, cnnz, chunk,
-                                      slots, update, labels, sqdist, sums, counts)
+        with parallel_calls():
+            _sparse_cpu.sparse_lloyd_pass(X.data, X.indices, X.indptr, w, C64, cnorm, cnnz, chunk,
+                                          slots, update, labels, sqdist, sums, counts)
         if not update:
             return labels, sqdist, None, None
         counts = counts.sum(axis=0)
@@ -84,8 +92,9 @@ class SparseCPUEngine:
         from . import _sparse_cpu
         C64, cnorm, cnnz = self._dense_centers(C)
         out = np.empty((self.X.shape[0], C64.shape[0]))
-        _sparse_cpu.sparse_sqdist(self.X.data, self.X.indices, self.X.indptr, C64, cnorm, cnnz,
-                                  out)
+        with parallel_calls():
+            _sparse_cpu.sparse_sqdist(self.X.data, self.X.indices, self.X.indptr, C64, cnorm, cnnz,
+                                      out)
         return out.astype(self.X.dtype)
 
     # -- greedy k-means++ (distances to a few candidate rows at a time) -------------------
@@ -95,12 +104,13 @@ class SparseCPUEngine:
         cands = self.X[np.asarray(cand_rows, dtype=np.int64)].toarray()
         C64, cnorm, cnnz = self._dense_centers(cands)
         out = np.empty((self.X.shape[0], C64.shape[0]))
-        _sparse_cpu.sparse_sqdist(self.X.data, self.X.indices, self.X.indptr, C64, cnorm, cnnz,
-                                  out)
+        with parallel_calls():
+            _sparse_cpu.sparse_sqdist(self.X.data, self.X.indices, self.X.indptr, C64, cnorm, cnnz,
+                                      out)
         return out
 
     def plusplus_start(self, first, n_clusters):
-        return PlusPlusState(self._candidate_sqdist([int(first)])[:, 0].copy())
+        return SparsePlusPlusState(self._candidate_sqdist([int(first)])[:, 0].copy())
 
     def plusplus_potentials(self, state, cand_rows):
         dist = self._candidate_sqdist(cand_rows)
