@@ -196,6 +196,8 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, *, xp=np):
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
         w = check_float(sample_weight, "sample_weight", minimum=0.0, min_inclusive=False)
         return xp.full(n_samples, w, dtype=dtype)
+    from ._backend import unwrap
+    sample_weight, _ = unwrap(sample_weight)  # a torch tensor (requires_grad too) as an array
     w = check_array(sample_weight, "sample_weight", ndim=1, dtype=dtype)
     if xp is not np and not is_cupy_array(w):
         w = xp.asarray(w)

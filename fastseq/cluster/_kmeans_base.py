@@ -80,6 +80,11 @@ def initial_centers(engine, init, n_clusters, rs, n_features, dtype):
         return Cs64
     if isinstance(init, str) and init == "random":
         w = _backend.to_host(engine.weights)
+        positive = int(np.count_nonzero(w > 0))
+        if positive < n_clusters:
+            raise ValueError(f"init: 'random' draws n_clusters={n_clusters} distinct rows of "
+                             f"positive weight, but sample_weight has only {positive} positive "
+                             "value(s); use init='k-means++', fewer clusters or more weight")
         seeds = rs.choice(n, size=n_clusters, replace=False, p=w / w.sum())
         return engine.rows(xp.asarray(seeds) if xp is not np else seeds)
     if callable(init):
