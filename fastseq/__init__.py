@@ -14,6 +14,7 @@ _API = {
     "nearest_centers": "fastseq.cluster",
     "KMeans": "fastseq.cluster",
     "kmeans_plusplus": "fastseq.cluster",
+    "k_means": "fastseq.cluster",
     "MiniBatchKMeans": "fastseq.cluster",
     "silhouette_score": "fastseq.cluster",
     "silhouette_samples": "fastseq.cluster",

@@ -164,8 +164,8 @@ def to_host(a):
 
     NumPy input comes back as it is (no copy); everything else is copied to the host once.
     """
-    if isinstance(a, np.ndarray):
-        return a
+    if isinstance(a, np.ndarray) or hasattr(a, "nnz") and hasattr(a, "tocsr"):
+        return a  # NumPy, or a scipy sparse matrix (host memory already)
     if is_torch_tensor(a):
         a = a.detach()
         return np.asarray(a.cpu() if a.device.type != "cpu" else a)

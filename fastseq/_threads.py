@@ -10,9 +10,37 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 
 import numba
+
+# Threading layers in the order fastseq asks Numba to try them when the user chose none. Numba's
+# own order puts GNU OpenMP before the workqueue when TBB is missing, and a process that forks
+# after GNU OpenMP ran is killed in the child ("fork() called from a process already using GNU
+# OpenMP") at its first parallel region: torch's DataLoader workers and multiprocessing on Linux
+# fork by default. TBB and the workqueue both survive fork.
+FORK_SAFE_LAYER_PRIORITY = ["tbb", "workqueue", "omp"]
+
+
+def prefer_fork_safe_layer() -> bool:
+    """Make Numba pick a fork-safe threading layer, unless the user or an earlier parallel call
+    already decided. Returns True when the priority was changed.
+
+    Respected: NUMBA_THREADING_LAYER / NUMBA_THREADING_LAYER_PRIORITY in the environment, a
+    layer set on ``numba.config``, and a threading layer already launched in this process."""
+    if "NUMBA_THREADING_LAYER" in os.environ or "NUMBA_THREADING_LAYER_PRIORITY" in os.environ:
+        return False
+    if str(numba.config.THREADING_LAYER).lower() != "default":
+        return False
+    from numba.np.ufunc import parallel
+    if getattr(parallel, "_is_initialized", False):
+        return False
+    numba.config.THREADING_LAYER_PRIORITY = list(FORK_SAFE_LAYER_PRIORITY)
+    return True
+
+
+prefer_fork_safe_layer()
 
 
 def n_workers() -> int:
@@ -35,6 +63,29 @@ class _BlasLimit:
     saved = ()
 
 
+_WORKQUEUE_LOCK = threading.RLock()
+
+
+@functools.lru_cache(maxsize=1)
+def _needs_serial_calls() -> bool:
+    """True when Numba runs the workqueue layer, which aborts the process if two Python threads
+    enter parallel regions at once (TBB and OpenMP take concurrent calls)."""
+    from numba.np.ufunc import parallel
+    parallel._launch_threads()
+    return numba.threading_layer() == "workqueue"
+
+
+@contextlib.contextmanager
+def parallel_calls():
+    """Enter around every call of a ``parallel=True`` kernel from Python: under the workqueue
+    layer it lets one thread at a time in (re-entrant), elsewhere it does nothing."""
+    if not _needs_serial_calls():
+        yield
+        return
+    with _WORKQUEUE_LOCK:
+        yield
+
+
 @contextlib.contextmanager
 def single_threaded_blas():
     """Hold every loaded BLAS library to one thread for the duration of the block.
@@ -43,6 +94,12 @@ def single_threaded_blas():
     last one exits. It talks to the library controllers directly (a few microseconds, not the
     tens that ``threadpoolctl.limit`` costs), since every layer call and mini-batch step enters it.
     """
+    with parallel_calls(), _blas_limited():
+        yield
+
+
+@contextlib.contextmanager
+def _blas_limited():
     with _BlasLimit.lock:
         if _BlasLimit.depth == 0:
             libs = [lc for lc in _controller().lib_controllers if lc.user_api == "blas"]

@@ -49,6 +49,11 @@ def check_array(x, name: str, *, ndim: int | tuple = 2, dtype=None, allow_empty:
     -------
     A NumPy or CuPy array (same library as ``x``) of the checked dtype.
     """
+    if is_sparse(x):
+        raise TypeError(f"{name}: expected a dense array, got a scipy sparse "
+                        f"{type(x).__name__}; this function takes dense input only (convert it "
+                        "with .toarray(); KMeans, MiniBatchKMeans, kmeans_plusplus and "
+                        "nearest_centers take CSR/CSC input)")
     xp = _xp_of(x)
     if xp is np and not isinstance(x, np.ndarray):
         if x is None:
@@ -96,6 +101,31 @@ def check_array(x, name: str, *, ndim: int | tuple = 2, dtype=None, allow_empty:
     if finite and x.dtype.kind == "f":
         check_finite(x, name)
     return x
+
+
+def is_sparse(x) -> bool:
+    """True for a scipy sparse matrix or array (scipy is not imported for dense input)."""
+    return hasattr(x, "tocsr") and hasattr(x, "nnz")
+
+
+def check_sparse(x, name: str, *, dtype=None, allow_empty: bool = False):
+    """A scipy sparse matrix/array (CSR, CSC, COO, ...) as a new canonical CSR matrix.
+
+    float32 stays float32, other reals become float64 (or ``dtype``); duplicate entries are summed
+    and indices sorted in the copy, so the input is never modified. NaN / inf are rejected."""
+    if x.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D sparse matrix, got {x.ndim}-D of shape {x.shape}")
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected a real numeric sparse matrix, got dtype {x.dtype}")
+    if not allow_empty and (x.shape[0] == 0 or x.shape[1] == 0):
+        raise ValueError(f"{name}: expected a non-empty matrix, got shape {x.shape}")
+    import scipy.sparse
+    target = float_dtype_for(x.dtype) if dtype is None else np.dtype(dtype)
+    X = scipy.sparse.csr_matrix(x, dtype=target, copy=True)
+    X.sum_duplicates()
+    X.sort_indices()
+    check_finite(X.data, f"{name} (its stored values)")
+    return X
 
 
 def check_finite(x, name: str) -> None:
@@ -166,6 +196,8 @@ def check_sample_weight(sample_weight, n_samples: int, dtype, *, xp=np):
     if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
         w = check_float(sample_weight, "sample_weight", minimum=0.0, min_inclusive=False)
         return xp.full(n_samples, w, dtype=dtype)
+    from ._backend import unwrap
+    sample_weight, _ = unwrap(sample_weight)  # a torch tensor (requires_grad too) as an array
     w = check_array(sample_weight, "sample_weight", ndim=1, dtype=dtype)
     if xp is not np and not is_cupy_array(w):
         w = xp.asarray(w)

@@ -452,7 +452,15 @@ def test_readme_commands():
     """The README's two commands: the main job is the demo, the test command is .ci/run's."""
     readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
     blocks = re.findall(r"```bash\n(.*?)```", readme, re.S)
-    assert blocks[0].strip() == 'python3 -m pip install -e ".[test]" && fastseq demo'
+    assert blocks[0].strip() == 'python3 -m pip install -e ".[demo]" && fastseq demo'
     ci = open(os.path.join(ROOT, ".ci", "run"), encoding="utf-8").read().strip().splitlines()
     assert blocks[1].strip() == ci[-1].strip()
     assert cli.build_parser().parse_args(["demo"]).func is not None
+
+
+def test_kmeans_unwritable_output_fails_before_fitting(capsys, tmp_path):
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).standard_normal((20, 2)))
+    target = "/proc/fastseq-cannot-write-here.npz"
+    rc, out, err = run_cli(capsys, "kmeans", path, "-k", 2, "-o", target)
+    assert_one_line_error(rc, out, err, "kmeans", "-o", "cannot write")

@@ -84,7 +84,7 @@ def _load_csv(path):
 
 
 def check_output(path):
-    """Fail before fitting when the .npz cannot be written (its directory is missing)."""
+    """Fail before fitting, naming -o, when the .npz cannot be written."""
     if path is None:
         return None
     if not path.endswith(".npz"):
@@ -94,8 +94,15 @@ def check_output(path):
         raise ValueError(f"-o: no such directory: {os.path.dirname(path) or '.'}")
     if os.path.isdir(path):
         raise ValueError(f"-o: {path} is a directory")
-    if not os.access(directory, os.W_OK):
-        raise ValueError(f"-o: cannot write to {os.path.dirname(path) or '.'}")
+    # try it: os.access says yes to root on a read-only filesystem or a pseudo-filesystem
+    existed = os.path.exists(path)
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise ValueError(f"-o: cannot write {path} ({exc.strerror or exc})") from None
+    if not existed:
+        os.remove(path)
     return path
 
 

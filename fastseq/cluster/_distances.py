@@ -13,14 +13,23 @@ import numpy as np
 
 from .. import _backend
 from .._defaults import NEAREST_DIRECT_MAX_FEATURES
-from .._threads import n_workers, single_threaded_blas
-from .._validation import check_array, check_n_features, check_working_memory
+from .._threads import n_workers, parallel_calls, single_threaded_blas
+from .._validation import (check_array, check_n_features, check_sparse, check_working_memory,
+                           is_sparse)
 from ._chunking import cpu_rows_per_chunk, gpu_rows_per_chunk
 from ._engine import make_engine
 
 
-def _prepare(X, Y, device, working_memory, y_name):
+def _prepare(X, Y, device, working_memory, y_name, sparse_x=False):
     working_memory = check_working_memory(working_memory)
+    if sparse_x and is_sparse(X):  # CSR kernels, on the CPU
+        if device == "cuda":
+            raise ValueError("device: sparse X runs on the CPU only; expected 'auto' or 'cpu', "
+                             "got 'cuda' (or pass a dense array)")
+        X = check_sparse(X, "X")
+        Y = _backend.to_host(check_array(_backend.unwrap(Y)[0], y_name, dtype=X.dtype))
+        check_n_features(Y, X.shape[1], y_name, "X")
+        return X, Y, "cpu", _backend.Origin("numpy"), working_memory
     X, origin = _backend.unwrap(X)
     Y, _ = _backend.unwrap(Y)
     device = _backend.resolve_device(device, X, Y)
@@ -38,8 +47,8 @@ def nearest_centers(X, centers, *, device="auto", working_memory=None):
     Parameters
     ----------
     X : array of shape (n, d), float32/float64 (other real dtypes become float64); NumPy, CuPy or
-        torch (CPU or CUDA).
-    centers : array of shape (k, d), converted to X's dtype.
+        torch (CPU or CUDA), or a scipy sparse matrix (CSR/CSC; run on the CPU).
+    centers : dense array of shape (k, d), converted to X's dtype.
     device : "auto" | "cpu" | "cuda".
     working_memory : MiB of scratch space for the distance tiles (None: cache-sized tiles on the
         CPU, 1024 MiB on the GPU). The n x k matrix is never formed.
@@ -50,7 +59,8 @@ def nearest_centers(X, centers, *, device="auto", working_memory=None):
     sqdist : (n,) float64, squared distance to that center, summed from differences in float64.
     Both come back in the caller's array type (NumPy, CuPy or torch) and on its device.
     """
-    X, C, device, origin, working_memory = _prepare(X, centers, device, working_memory, "centers")
+    X, C, device, origin, working_memory = _prepare(X, centers, device, working_memory, "centers",
+                                                    sparse_x=True)
     labels, sqdist = nearest_centers_array(X, C, device, working_memory)
     return _backend.wrap(labels, origin), _backend.wrap(sqdist, origin)
 
@@ -94,6 +104,9 @@ def pairwise_sqdist(X, Y=None, *, device="auto", working_memory=None):
 def pairwise_sqdist_array(X, Y, device, working_memory=None):
     """:func:`pairwise_sqdist` of validated, C-contiguous X (n, d) and Y (m, d) of one dtype,
     already on ``device``: (n, m) in X's dtype on that device."""
+    if is_sparse(X):
+        from ._engine_sparse import SparseCPUEngine
+        return SparseCPUEngine(X, None, np.zeros(X.shape[1], X.dtype)).sqdist(Y)
     if device == "cuda":
         from ._nearest_cuda import pairwise_sqdist_cuda
         import cupy
@@ -103,7 +116,8 @@ def pairwise_sqdist_array(X, Y, device, working_memory=None):
     out = np.empty((X.shape[0], Y.shape[0]), dtype=X.dtype)
     rows = cpu_rows_per_chunk(Y.shape[0], X.dtype.itemsize, working_memory)
     if X.shape[1] <= NEAREST_DIRECT_MAX_FEATURES:
-        _nearest_cpu.pairwise_direct(X, Y, rows, n_workers(), out)
+        with parallel_calls():
+            _nearest_cpu.pairwise_direct(X, Y, rows, n_workers(), out)
         return out
     shift = Y.mean(axis=0, dtype=np.float64).astype(X.dtype)
     Ys = Y - shift

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._defaults import NEAREST_DIRECT_MAX_FEATURES, STREAM_CHUNK_ROWS
-from .._threads import single_threaded_blas
+from .._threads import parallel_calls, single_threaded_blas
+from .._validation import is_sparse
 from ._chunking import gpu_rows_per_chunk, lloyd_layout, stream_layout
 
 # The weights a pass without update is given: the kernel does not read them.
@@ -61,6 +62,29 @@ class BoundsState:
     xnorm: object
     Cs_prev: object = None
     reassigned: int = 0
+
+
+# scratch for the center-to-center distances when working_memory is not given (MiB)
+CENTER_GAP_MIB = 16
+
+
+def half_gaps(Cs_f64, norms2, working_memory=None):
+    """(k,) half the distance from each center to its nearest other center (a lower bound).
+
+    Computed in blocks of centers so that the scratch stays within ``working_memory`` MiB (a few
+    (block, k) float64 arrays) instead of k x k: peak memory grows with k, not k squared."""
+    k = Cs_f64.shape[0]
+    budget = (working_memory or CENTER_GAP_MIB) * 2**20
+    block = int(max(1, min(k, budget // (3 * 8 * k))))
+    out = np.empty(k)
+    for start in range(0, k, block):
+        stop = min(k, start + block)
+        both = norms2[start:stop, None] + norms2[None, :]
+        gap2 = both - 2.0 * (Cs_f64[start:stop] @ Cs_f64.T)
+        gap2 -= 1e-12 * both  # stay a lower bound
+        gap2[np.arange(stop - start), np.arange(start, stop)] = np.inf
+        out[start:stop] = 0.5 * np.sqrt(np.maximum(gap2.min(axis=1), 0.0))
+    return out
 
 
 class CPUEngine:
@@ -138,7 +162,8 @@ class CPUEngine:
         from . import _hamerly_cpu
         n = self.X.shape[0]
         xnorm = np.empty(n, dtype=np.float64)
-        _hamerly_cpu.shifted_sqnorms(self.X, self.shift, STREAM_CHUNK_ROWS, xnorm)
+        with parallel_calls():
+            _hamerly_cpu.shifted_sqnorms(self.X, self.shift, STREAM_CHUNK_ROWS, xnorm)
         return BoundsState(np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n), xnorm)
 
     def lloyd_pass_pruned(self, Cs64, state):
@@ -159,10 +184,7 @@ class CPUEngine:
                 rows = np.arange(n, dtype=np.int64)
             else:
                 delta = np.sqrt(((Cs_f64 - state.Cs_prev) ** 2).sum(axis=1))
-                gap2 = norms2[:, None] + norms2[None, :] - 2.0 * (Cs_f64 @ Cs_f64.T)
-                gap2 -= 1e-12 * (norms2[:, None] + norms2[None, :])  # stay a lower bound
-                np.fill_diagonal(gap2, np.inf)
-                half_gap = 0.5 * np.sqrt(np.maximum(gap2.min(axis=1), 0.0))
+                half_gap = half_gaps(Cs_f64, norms2, self.working_memory)
                 order = np.argsort(delta)
                 top, second = float(delta[order[-1]]), float(delta[order[-2]])
                 mark = np.empty(n, dtype=np.uint8)
@@ -181,8 +203,9 @@ class CPUEngine:
         sqdist = np.empty(n, dtype=np.float64)
         sums = np.empty((slots, k, d), dtype=np.float64)
         counts = np.empty((slots, k), dtype=np.float64)
-        _hamerly_cpu.accumulate(X, self.weights, C, self.shift, state.labels, chunk, sqdist,
-                                sums, counts)
+        with parallel_calls():
+            _hamerly_cpu.accumulate(X, self.weights, C, self.shift, state.labels, chunk, sqdist,
+                                    sums, counts)
         state.Cs_prev = Cs_f64
         return state.labels.copy(), sqdist, sums.sum(axis=0), counts.sum(axis=0)
 
@@ -196,7 +219,8 @@ class CPUEngine:
         n, d = self.X.shape
         point = self._shifted_row(first)
         closest = np.empty(n, dtype=np.float64)
-        _plusplus_cpu.sqdist_to_point(self.X, self.shift, point, STREAM_CHUNK_ROWS, closest)
+        with parallel_calls():
+            _plusplus_cpu.sqdist_to_point(self.X, self.shift, point, STREAM_CHUNK_ROWS, closest)
         state = PlusPlusState(closest, np.zeros(n, dtype=np.int64),
                               np.empty((n_clusters, d)), np.empty(n_clusters))
         state.add(point.astype(np.float64))
@@ -221,16 +245,18 @@ class CPUEngine:
         pots = np.empty((slots, len(cand_rows)), dtype=np.float64)
         if state.newdist is None or state.newdist.shape[0] != len(cand_rows):
             state.newdist = np.empty((len(cand_rows), n), dtype=np.float64)
-        _plusplus_cpu.plusplus_potentials(self.X, self.shift, self.weights, state.closest,
-                                       state.nearest, cands, cc2, chunk, pots, state.newdist)
+        with parallel_calls():
+            _plusplus_cpu.plusplus_potentials(self.X, self.shift, self.weights, state.closest,
+                                           state.nearest, cands, cc2, chunk, pots, state.newdist)
         state.candidates = cands64
         return pots.sum(axis=0)
 
     def plusplus_take(self, state, q):
         """Add candidate ``q`` of the last :meth:`plusplus_potentials` call to the chosen centers."""
         from . import _plusplus_cpu
-        _plusplus_cpu.plusplus_update(state.closest, state.nearest, state.newdist[q],
-                                      state.n_chosen, STREAM_CHUNK_ROWS)
+        with parallel_calls():
+            _plusplus_cpu.plusplus_update(state.closest, state.nearest, state.newdist[q],
+                                          state.n_chosen, STREAM_CHUNK_ROWS)
         state.add(state.candidates[q])
 
     def rows(self, index):
@@ -324,7 +350,10 @@ class CUDAEngine:
 
 
 def make_engine(X, weights, shift, device, working_memory=None):
-    """The engine for a resolved device."""
+    """The engine for a resolved device (scipy sparse X: the sparse CPU engine)."""
+    if is_sparse(X):
+        from ._engine_sparse import SparseCPUEngine
+        return SparseCPUEngine(X, weights, shift, working_memory)
     if device == "cuda":
         return CUDAEngine(X, weights, shift, working_memory)
     return CPUEngine(X, weights, shift, working_memory)

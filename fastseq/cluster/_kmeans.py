@@ -7,10 +7,12 @@ seeding in ``_kmeans_plusplus.py`` and the arithmetic in the per-device engines 
 
 from __future__ import annotations
 
+import warnings
+
 from .. import _backend
 from .._validation import check_working_memory
 from ._engine import make_engine
-from ._kmeans_base import BaseKMeans, initial_centers
+from ._kmeans_base import ALGORITHMS, BaseKMeans, initial_centers
 from ._lloyd import lloyd
 
 
@@ -32,6 +34,9 @@ class KMeans(BaseKMeans):
     random_state : None, int, numpy RandomState or Generator.
     copy_x : bool, default True. fastseq never modifies X (it shifts each chunk as it reads it),
         so this is accepted for compatibility and has no effect.
+    algorithm : "lloyd" | "elkan". Accepted for compatibility: both run fastseq's exact Lloyd
+        iteration with Hamerly bounds, which reaches the same centers as either of
+        scikit-learn's (Elkan's method is an exact acceleration of Lloyd's).
     device : "auto" | "cpu" | "cuda". CuPy or CUDA torch input implies "cuda".
     working_memory : MiB of scratch for the distance tiles (None: cache-sized on the CPU, 1 GiB on
         the GPU). The n x k matrix is never formed.
@@ -47,7 +52,8 @@ class KMeans(BaseKMeans):
     """
 
     def __init__(self, n_clusters=8, *, init="k-means++", n_init="auto", max_iter=300, tol=1e-4,
-                 verbose=0, random_state=None, copy_x=True, device="auto", working_memory=None):
+                 verbose=0, random_state=None, copy_x=True, algorithm="lloyd", device="auto",
+                 working_memory=None):
         self.n_clusters = n_clusters
         self.init = init
         self.n_init = n_init
@@ -56,6 +62,7 @@ class KMeans(BaseKMeans):
         self.verbose = verbose
         self.random_state = random_state
         self.copy_x = copy_x
+        self.algorithm = algorithm
         self.device = device
         self.working_memory = working_memory
 
@@ -63,6 +70,11 @@ class KMeans(BaseKMeans):
 
     def _check_params(self, n_samples, n_features, dtype):
         params = self._check_init_params(n_samples, n_features, dtype)
+        if not isinstance(self.algorithm, str) or self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm: expected one of {ALGORITHMS}, got {self.algorithm!r}")
+        if self.algorithm == "elkan" and params[0] == 1:
+            warnings.warn("algorithm='elkan' doesn't make sense for a single cluster. Using "
+                          "'lloyd' instead.", RuntimeWarning, stacklevel=4)
         check_working_memory(self.working_memory)
         return params
 

@@ -14,14 +14,16 @@ import numpy as np
 
 from .. import _backend
 from .._sklearn_compat import (BaseEstimator, ClusterMixin, ConvergenceWarning, NotFittedError,
-                               TransformerMixin)
+                               TransformerMixin, check_feature_names)
 from .._validation import (check_array, check_float, check_int, check_random_state,
-                           check_sample_weight)
+                           check_sample_weight, check_sparse, is_sparse)
 from ._distances import nearest_centers_array, pairwise_sqdist_array
 from ._kmeans_plusplus import plusplus
 from ._moments import data_moments
 
 INITS = ("k-means++", "random")
+# both run fastseq's exact bounded Lloyd, which reaches the same centers as either
+ALGORITHMS = ("lloyd", "elkan")
 
 
 def validate_data(estimator, X, *, reset, name="X"):
@@ -30,12 +32,16 @@ def validate_data(estimator, X, *, reset, name="X"):
     With ``reset`` the device is resolved from ``estimator.device`` and X, and n_features_in_ is
     set; otherwise X must have the fitted feature count and runs on the fitted device.
     """
-    if hasattr(X, "tocsr") or hasattr(X, "toarray"):
-        raise TypeError(f"{name}: expected a dense array, got a sparse matrix "
-                        f"({type(X).__name__}); convert it with .toarray()")
-    X, origin = _backend.unwrap(X)
-    device = _backend.resolve_device(estimator.device, X) if reset else estimator.device_
-    X = check_array(X, name)
+    check_feature_names(estimator, X, reset=reset)
+    if is_sparse(X):  # sparse data runs on the CPU (CSR kernels), whatever the fit's device
+        if reset and estimator.device == "cuda":
+            raise ValueError(f"device: sparse {name} runs on the CPU only; expected device='auto'"
+                             " or 'cpu', got 'cuda' (or pass a dense array)")
+        X, origin, device = check_sparse(X, name), _backend.Origin("numpy"), "cpu"
+    else:
+        X, origin = _backend.unwrap(X)
+        device = _backend.resolve_device(estimator.device, X) if reset else estimator.device_
+        X = check_array(X, name)
     if reset:
         estimator.n_features_in_ = X.shape[1]
     else:
@@ -57,8 +63,11 @@ def check_init_array(init, n_clusters, n_features, dtype, name="init"):
     init, _ = _backend.unwrap(init)
     init = check_array(init, name, dtype=dtype)
     if init.shape != (n_clusters, n_features):
+        what = (f"the number of clusters {n_clusters}" if init.shape[0] != n_clusters else
+                f"the number of features of the data {n_features}")
         raise ValueError(f"{name}: expected an array of shape ({n_clusters}, {n_features}) "
-                         f"(n_clusters, n_features), got shape {init.shape}")
+                         f"(n_clusters, n_features), got shape {init.shape} (The shape of the "
+                         f"initial centers {init.shape} does not match {what})")
     return _backend.to_host(init)
 
 
@@ -71,6 +80,11 @@ def initial_centers(engine, init, n_clusters, rs, n_features, dtype):
         return Cs64
     if isinstance(init, str) and init == "random":
         w = _backend.to_host(engine.weights)
+        positive = int(np.count_nonzero(w > 0))
+        if positive < n_clusters:
+            raise ValueError(f"init: 'random' draws n_clusters={n_clusters} distinct rows of "
+                             f"positive weight, but sample_weight has only {positive} positive "
+                             "value(s); use init='k-means++', fewer clusters or more weight")
         seeds = rs.choice(n, size=n_clusters, replace=False, p=w / w.sum())
         return engine.rows(xp.asarray(seeds) if xp is not np else seeds)
     if callable(init):
@@ -102,7 +116,8 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """(k, init, n_init) after checking n_clusters, max_iter, tol, verbose, init, n_init."""
         k = check_int(self.n_clusters, "n_clusters", minimum=1)
         if k > n_samples:
-            raise ValueError(f"n_clusters: expected at most n_samples={n_samples}, got {k}")
+            raise ValueError(f"n_clusters: expected at most n_samples={n_samples}, got {k} "
+                             f"(n_samples={n_samples} should be >= n_clusters={k})")
         check_int(self.max_iter, "max_iter", minimum=1)
         check_float(self.tol, "tol", minimum=0.0)
         # scikit-learn takes a bool or an int (True prints as 1 does)
@@ -118,7 +133,9 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         if isinstance(self.n_init, str):
             if self.n_init != "auto":
                 raise ValueError(f"n_init: expected 'auto' or an integer >= 1, got {self.n_init!r}")
-            n_init = self._auto_n_init_random if isinstance(init, str) and init == "random" else 1
+            # as scikit-learn: one run for k-means++ or an array, the default count otherwise
+            seeded = (isinstance(init, str) and init == "random") or callable(init)
+            n_init = self._auto_n_init_random if seeded else 1
         else:
             n_init = check_int(self.n_init, "n_init", minimum=1)
         if not isinstance(init, str) and not callable(init) and n_init != 1:
@@ -126,6 +143,7 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                           f"{type(self).__name__} instead of n_init={n_init}.", RuntimeWarning,
                           stacklevel=5)
             n_init = 1
+        self._n_init = n_init  # the resolved count, under scikit-learn's name
         return k, init, n_init
 
     def fit(self, X, y=None, sample_weight=None):
@@ -158,6 +176,26 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
                           f"n_clusters ({k}). Possibly due to duplicate points in X.",
                           ConvergenceWarning, stacklevel=5)
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (only called where scikit-learn is installed): sparse accepted."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the transform's output columns: ``"<estimator>0"`` ... (object array)."""
+        check_fitted(self)
+        if input_features is not None:
+            expected = getattr(self, "feature_names_in_", None)
+            names = np.asarray(input_features, dtype=object)
+            if len(names) != self.n_features_in_ or (
+                    expected is not None and np.any(names != expected)):
+                raise ValueError("input_features: expected the feature names seen in fit "
+                                 f"({self.n_features_in_} of them), got {list(names)}")
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self.cluster_centers_.shape[0])],
+                          dtype=object)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """fit, then the labels of X (in X's array type)."""

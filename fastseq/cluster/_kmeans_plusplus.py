@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import _backend
 from .._backend import to_host
-from .._validation import check_array, check_int, check_random_state, check_sample_weight
+from .._validation import (check_array, check_int, check_random_state, check_sample_weight,
+                           check_sparse, is_sparse)
 from ._engine import make_engine
 from ._moments import data_moments
 
@@ -50,31 +51,49 @@ def plusplus(engine, n_clusters, random_state, n_local_trials=None):
     return Cs64, indices
 
 
-def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_local_trials=None,
-                    device="auto"):
+def kmeans_plusplus(X, n_clusters, *, sample_weight=None, x_squared_norms=None, random_state=None,
+                    n_local_trials=None, device="auto"):
     """Initial centers for K-means by greedy k-means++ (as ``sklearn.cluster.kmeans_plusplus``).
 
     Parameters
     ----------
-    X : (n, d) array (NumPy, CuPy or torch); float32 stays float32, other reals become float64.
+    X : (n, d) array (NumPy, CuPy or torch) or scipy sparse matrix (CSR/CSC, on the CPU);
+        float32 stays float32, other reals become float64.
     n_clusters : number of centers, 1 <= n_clusters <= n.
     sample_weight : (n,) non-negative weights, or None for ones; rows are drawn in proportion to
         weight times squared distance.
+    x_squared_norms : (n,) squared row norms, or None. Accepted for scikit-learn compatibility
+        and checked for shape; fastseq computes its distances on shifted data and does not use
+        them.
     random_state : None, int, numpy RandomState or Generator (drawn through its bit generator).
     n_local_trials : candidates tried per center; None means 2 + floor(log k).
     device : "auto" | "cpu" | "cuda".
 
     Returns
     -------
-    centers : (n_clusters, d) rows of X, in X's dtype and the caller's array type.
+    centers : (n_clusters, d) rows of X, in X's dtype and the caller's array type (dense NumPy
+        for sparse X).
     indices : (n_clusters,) int64 row indices of the chosen centers (same array type).
     """
-    X, origin = _backend.unwrap(X)
-    device = _backend.resolve_device(device, X)
-    X = check_array(X, "X")
+    if is_sparse(X):  # CSR kernels on the CPU; centers come back dense
+        if device == "cuda":
+            raise ValueError("device: sparse X runs on the CPU only; expected 'auto' or 'cpu', "
+                             "got 'cuda' (or pass a dense array)")
+        X, origin, device = check_sparse(X, "X"), _backend.Origin("numpy"), "cpu"
+    else:
+        X, origin = _backend.unwrap(X)
+        device = _backend.resolve_device(device, X)
+        X = check_array(X, "X")
     n_clusters = check_int(n_clusters, "n_clusters", minimum=1, maximum=X.shape[0])
     if n_local_trials is not None:
         n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1)
+    if x_squared_norms is not None:
+        norms = check_array(_backend.unwrap(x_squared_norms)[0], "x_squared_norms", ndim=(1, 2))
+        if norms.ndim != 1 or norms.shape[0] != X.shape[0]:
+            raise ValueError(f"x_squared_norms: expected shape ({X.shape[0]},) to match X, got "
+                             f"shape {norms.shape} (The length of x_squared_norms "
+                             f"{norms.shape[0]} should be equal to the length of n_samples "
+                             f"{X.shape[0]})")
     rs = check_random_state(random_state)
     X = _backend.to_device(X, device)
     xp = _backend.get_namespace(device)
@@ -83,4 +102,6 @@ def kmeans_plusplus(X, n_clusters, *, sample_weight=None, random_state=None, n_l
     engine = make_engine(X, w, shift, device)
     _, indices = plusplus(engine, n_clusters, rs, n_local_trials)
     centers = X[xp.asarray(indices) if xp is not np else indices]
+    if is_sparse(centers):
+        centers = centers.toarray()
     return _backend.wrap(centers, origin), _backend.wrap(xp.asarray(indices), origin)

@@ -25,6 +25,7 @@ import warnings
 from .. import _backend
 from .._validation import check_float, check_int, check_random_state, check_sample_weight, draw_seed
 from ._engine import make_engine
+from ._engine_sparse import take_rows
 from ._kmeans_base import BaseKMeans, initial_centers, validate_data
 from ._moments import data_moments
 
@@ -123,8 +124,8 @@ class MiniBatchKMeans(BaseKMeans):
         mean feature variance (0 disables it).
     max_no_improvement : int or None, default 10. Stop after this many steps without improvement
         of the smoothed batch inertia; None disables it.
-    init_size : int or None. Rows used for the initialisation (None: 3·batch_size, at least
-        3·k).
+    init_size : int or None. Rows used for the initialisation (None: 3·batch_size, or 3·k
+        where 3·batch_size < k), at most n_samples.
     n_init : "auto" or int. "auto": 1 for k-means++ or an array, 3 for "random"; the init with
         the lowest inertia on a validation sample is kept.
     reassignment_ratio : float, default 0.01.
@@ -164,8 +165,8 @@ class MiniBatchKMeans(BaseKMeans):
         check_float(self.reassignment_ratio, "reassignment_ratio", minimum=0.0)
         if self.max_no_improvement is not None:
             check_int(self.max_no_improvement, "max_no_improvement", minimum=0)
-        if self.init_size is None:
-            init_size = max(3 * batch, 3 * k)
+        if self.init_size is None:  # as scikit-learn resolves it: 3·batch, or 3·k when below k
+            init_size = 3 * batch if 3 * batch >= k else 3 * k
         else:
             init_size = check_int(self.init_size, "init_size", minimum=1)
             if init_size < k:
@@ -173,6 +174,7 @@ class MiniBatchKMeans(BaseKMeans):
                               "Setting it to min(3*n_clusters, n_samples)", RuntimeWarning,
                               stacklevel=4)
                 init_size = 3 * k
+        self._batch_size, self._init_size = batch, min(init_size, n_samples)  # scikit-learn's names
         return k, init, n_init, batch, min(init_size, n_samples)
 
     # -- fitting -----------------------------------------------------------------------------
@@ -188,7 +190,7 @@ class MiniBatchKMeans(BaseKMeans):
         for run in range(n_init):
             if init_size < n:
                 rows = _dev(rs.randint(0, n, init_size), xp)
-                engine = make_engine(xp.ascontiguousarray(X[rows]), w[rows], shift, device)
+                engine = make_engine(take_rows(X, rows, xp), w[rows], shift, device)
             else:
                 engine = make_engine(X, w, shift, device)
             Cs64 = initial_centers(engine, init, k, rs, X.shape[1], X.dtype)
@@ -220,7 +222,7 @@ class MiniBatchKMeans(BaseKMeans):
         step = 0
         for step in range(n_steps):
             rows = draw()
-            batch_engine = make_engine(xp.ascontiguousarray(X[rows]), unit, shift, device)
+            batch_engine = make_engine(take_rows(X, rows, xp), unit, shift, device)
             since_reassign += batch
             reassign = since_reassign >= 10 * k
             if reassign:
@@ -312,7 +314,7 @@ class MiniBatchKMeans(BaseKMeans):
             engine = make_engine(X, w, shift, device)
             if init_size < n:
                 rows = _dev(self._rs.randint(0, n, init_size), xp)
-                init_engine = make_engine(xp.ascontiguousarray(X[rows]), w[rows], shift, device)
+                init_engine = make_engine(take_rows(X, rows, xp), w[rows], shift, device)
             else:
                 init_engine = engine
             self._Cs64 = xp.array(initial_centers(init_engine, init, k, self._rs, d, X.dtype),

@@ -176,8 +176,11 @@ def test_random_and_callable_init_and_n_init(rng):
         calls.append(k)
         return data[:k]
 
-    km = fastseq.KMeans(4, init=my_init).fit(X)
-    assert calls == [4] and km.cluster_centers_.shape == (4, 3)
+    km = fastseq.KMeans(4, init=my_init).fit(X)  # "auto": 10 runs for a callable, as scikit-learn
+    assert calls == [4] * 10 and km.cluster_centers_.shape == (4, 3)
+    calls.clear()
+    fastseq.KMeans(4, init=my_init, n_init=1).fit(X)
+    assert calls == [4]
     with pytest.warns(RuntimeWarning, match="only one init"):
         fastseq.KMeans(4, init=X[:4], n_init=3).fit(X)
 
