@@ -25,8 +25,8 @@ def dtype_name(dtype) -> str | None:
     name = str(dtype).replace("torch.", "")
     if name in IO_DTYPES or name in _DTYPE_ALIASES:
         return _DTYPE_ALIASES.get(name, name)
-    try:
-        return np.dtype(dtype).name
+    try:  # NumPy dtypes and types, and torch's under NumPy's names (torch.int64, torch.bool, ...)
+        return np.dtype(name if str(dtype).startswith("torch.") else dtype).name
     except TypeError:
         return name if isinstance(dtype, str) else None
 
