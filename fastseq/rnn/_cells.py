@@ -28,7 +28,7 @@ class _Cell(_weights.TorchWeights):
         if not isinstance(device, str) or device not in _backend.DEVICES:
             raise ValueError(f"device: expected one of {_backend.DEVICES}, got {device!r}")
         self.device = device
-        self.dtype = _weights.check_dtype(dtype)
+        self.dtype, self.io_dtype = _weights.resolve_dtype(dtype)
         self._shapes = _shapes.cell_weight_shapes(self.kind, self.input_size, self.hidden_size,
                                                   self.bias)
         self._weights = _weights.init_uniform(self._shapes, self.hidden_size, self.dtype,
@@ -43,7 +43,8 @@ class _Cell(_weights.TorchWeights):
         """A cell with the sizes and (copied) weights of a torch cell module."""
         state = _weights.module_state(module, (_TORCH_CLASS[cls.kind],), cls.__name__)
         kwargs = {"nonlinearity": module.nonlinearity} if cls.kind == "rnn" else {}
-        cell = cls(module.input_size, module.hidden_size, bias=module.bias, device=device,
+        # torch keeps a truthy non-bool ``bias`` as given; whether the module has biases is what counts
+        cell = cls(module.input_size, module.hidden_size, bias="bias_ih" in state, device=device,
                    dtype=_weights.torch_dtype_of(state), **kwargs)
         return cell.load_state_dict(state)
 
@@ -52,7 +53,7 @@ class _Cell(_weights.TorchWeights):
 
         Parameters
         ----------
-        x : (B, I) or (I,), the cell's dtype; NumPy, CuPy or torch.
+        x : (B, I) or (I,), the cell's dtype; NumPy, CuPy or torch. B may be 0.
         hx : zeros when None; GRU/RNN: h of shape (B, H) ((H,) for a 1-D x); LSTM: a tuple (h, c).
 
         Returns
@@ -71,15 +72,15 @@ class _Cell(_weights.TorchWeights):
             h = h[0]
             c = None if c is None else c[0]
         if self.kind == "lstm":
-            return _backend.wrap(h, call.origin), _backend.wrap(c, call.origin)
-        return _backend.wrap(h, call.origin)
+            return _inputs.hand_back(h, call), _inputs.hand_back(c, call)
+        return _inputs.hand_back(h, call)
 
     forward = __call__
 
     def __repr__(self):
         extra = "" if self.kind != "rnn" else f", nonlinearity={self.nonlinearity!r}"
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, bias={self.bias}"
-                f"{extra}, dtype={self.dtype}, device={self.device!r})")
+                f"{extra}, dtype={self.io_dtype}, device={self.device!r})")
 
 
 class LSTMCell(_Cell):

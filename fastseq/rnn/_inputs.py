@@ -8,20 +8,51 @@ only into the sequences (batch rows) that hold them; values in the padding of a 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _backend
 from .._validation import check_array
+from . import _weights
 
 
-def check_float_input(a, name: str, dtype: np.dtype, ndim):
-    """``a`` as a NumPy/CuPy array of the layer's ``dtype`` with one of the allowed ``ndim``.
+_HINT = {"float32": "x.float() / x.astype(np.float32)", "float64": "x.double() / x.astype(np.float64)",
+         "float16": "x.half() / x.astype(np.float16)", "bfloat16": "x.bfloat16()"}
 
-    Inputs must already have the layer's dtype, as in torch: integer, boolean and complex arrays
-    are refused (torch's recurrent modules refuse them too), and so are other float dtypes.
-    """
+
+def given_dtype(a) -> str | None:
+    """The dtype name of an argument as the caller gave it (torch, NumPy, CuPy or array-like);
+    None when it has none (None, ragged or non-numeric data: the later checks say so)."""
+    if a is None:
+        return None
+    dtype = getattr(a, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(a).dtype
+        except Exception:
+            return None
+    return _weights.dtype_name(dtype)
+
+
+def check_input_dtype(a, name: str, io_dtype: str):
+    """Raise unless ``a`` (as given) holds floats of the layer's ``io_dtype``: integers, bools and
+    complex numbers are refused as torch refuses them, never converted."""
+    got = given_dtype(a)
+    if got is None or got == io_dtype or got in ("object",) or got.startswith(("str", "bytes")):
+        return
+    if got in _weights.IO_DTYPES:
+        raise TypeError(f"{name}: expected dtype {io_dtype} (the layer's dtype), got {got}; convert "
+                        f"the input ({_HINT[io_dtype]}) or build the layer with dtype={got}")
+    raise TypeError(f"{name}: expected floating-point values of dtype {io_dtype} (the layer's "
+                    f"dtype), got {got}; integer, bool and complex inputs are not converted (torch "
+                    f"refuses them too): convert with {_HINT[io_dtype]}")
+
+
+def check_float_input(a, name: str, dtype: np.dtype, ndim, allow_empty: bool = False):
+    """``a`` (unwrapped, its dtype already checked by :func:`check_input_dtype`) as a NumPy/CuPy
+    array of the compute ``dtype`` with one of the allowed ``ndim``; half precision is widened."""
     if a is None:
         raise TypeError(f"{name}: expected an array, got None")
     if not isinstance(a, np.ndarray) and not _backend.is_cupy_array(a):
@@ -30,24 +61,23 @@ def check_float_input(a, name: str, dtype: np.dtype, ndim):
         except Exception as exc:
             raise TypeError(f"{name}: expected an array-like of numbers, got {type(a).__name__} "
                             f"({exc})") from None
-    if a.dtype.kind in "iubc":
-        raise TypeError(f"{name}: expected floating-point values of dtype {dtype} (the layer's "
-                        f"dtype), got {a.dtype}; convert them with .astype(np.{dtype})")
-    if a.dtype.kind == "f" and a.dtype != dtype:
-        hint = (f" or build the layer with dtype={a.dtype}" if a.dtype in (np.float32, np.float64)
-                else "")
-        raise TypeError(f"{name}: expected dtype {dtype} (the layer's dtype), got {a.dtype}; convert "
-                        f"the input with .astype(np.{dtype}){hint}")
-    return check_array(a, name, ndim=ndim, dtype=dtype, finite=False)
+    return check_array(a, name, ndim=ndim, dtype=dtype, finite=False, allow_empty=allow_empty)
+
+
+def _unwrap(a):
+    """A torch tensor as a NumPy/CuPy view (bfloat16, which NumPy lacks, as a float32 copy)."""
+    if _backend.is_torch_tensor(a) and str(a.dtype) == "torch.bfloat16":
+        a = a.detach().float()
+    return _backend.unwrap(a)
 
 
 def unwrap_all(x, hx, lengths):
     """Unwrap torch tensors to arrays; returns (x, hx, lengths, origin of x)."""
-    x, origin = _backend.unwrap(x)
+    x, origin = _unwrap(x)
     if isinstance(hx, (tuple, list)):
-        hx = type(hx)(_backend.unwrap(h)[0] for h in hx)
+        hx = type(hx)(_unwrap(h)[0] for h in hx)
     elif hx is not None:
-        hx, _ = _backend.unwrap(hx)
+        hx, _ = _unwrap(hx)
     if lengths is not None and _backend.is_torch_tensor(lengths):
         lengths, _ = _backend.unwrap(lengths)
     return x, hx, lengths, origin
@@ -55,7 +85,7 @@ def unwrap_all(x, hx, lengths):
 
 def check_state(h, name: str, shape: tuple, dtype, xp):
     """One state tensor of the expected ``shape`` (its dtype the layer's), on the namespace ``xp``."""
-    h = check_float_input(h, name, dtype, ndim=(0, 1, 2, 3, 4, 5))
+    h = check_float_input(h, name, dtype, ndim=(0, 1, 2, 3, 4, 5), allow_empty=True)
     if tuple(h.shape) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(h.shape)}")
     return xp.asarray(h) if xp is not np else _backend.to_host(h)
@@ -117,25 +147,48 @@ class CallInput:
     origin: object   # the caller's array type, for ``_backend.wrap`` of the results
     device: str      # the resolved device, "cpu" or "cuda"
     xp: object       # its array module (NumPy or CuPy)
+    io_dtype: str    # the dtype name the results are handed back in
 
 
-def prepare_call(module, x, hx, lengths, *, x_name: str, x_ndim: tuple) -> CallInput:
-    """The first steps every cell and layer call takes, in this order: unwrap torch tensors, split
-    ``hx`` into (h0, c0), resolve the device from ``module.device`` and the arrays, check ``x``
-    (``module.dtype``, one of the ``x_ndim`` dimensions, ``module.input_size`` features in the
-    last axis; errors name it ``x_name``) and move it to the device. ``x`` is batched when it has
-    ``max(x_ndim)`` dimensions."""
-    x, hx, lengths, origin = unwrap_all(x, hx, lengths)
+def hand_back(a, call: CallInput):
+    """A result (compute dtype, on the device) in the caller's array type and the io dtype."""
+    if call.io_dtype == "float16":
+        a = a.astype(np.float16)
+    out = _backend.wrap(a, call.origin)
+    if call.io_dtype == "bfloat16":  # only torch has it: the input was a torch tensor
+        out = out.to(dtype=getattr(sys.modules["torch"], "bfloat16"))
+    return out
+
+
+def prepare_call(module, x, hx, lengths, *, x_name: str, x_ndim: tuple,
+                 time_axis: int | None = None) -> CallInput:
+    """The first steps every cell and layer call takes, in this order: split ``hx`` into
+    (h0, c0), check that ``x`` and the states hold floats of ``module.io_dtype``, unwrap torch
+    tensors, resolve the device from ``module.device`` and the arrays, check ``x`` (one of the
+    ``x_ndim`` dimensions, at least one step along ``time_axis`` (batched layer input; None for
+    a cell), ``module.input_size``
+    features in the last axis; errors name it ``x_name``), widen it to ``module.dtype`` and move
+    it to the device. ``x`` is batched when it has ``max(x_ndim)`` dimensions; a batch of 0
+    sequences is accepted (the results are empty)."""
     h0, c0 = split_hx(hx, module.kind == "lstm")
+    check_input_dtype(x, x_name, module.io_dtype)
+    for h, name in ((h0, "hx[0]" if module.kind == "lstm" else "hx"), (c0, "hx[1]")):
+        check_input_dtype(h, name, module.io_dtype)
+    x, hx, lengths, origin = unwrap_all(x, (h0, c0), lengths)
+    h0, c0 = hx
     device = _backend.resolve_device(module.device, x, h0, c0)
     xp = _backend.get_namespace(device)
-    x = check_float_input(x, x_name, module.dtype, ndim=x_ndim)
+    x = check_float_input(x, x_name, module.dtype, ndim=x_ndim, allow_empty=True)
     if x.shape[-1] != module.input_size:
         raise ValueError(f"{x_name}: expected {module.input_size} features (input_size) in the "
                          f"last axis, got {x.shape[-1]} (shape {tuple(x.shape)})")
+    batched = x.ndim == max(x_ndim)
+    if x.size == 0 and not (batched and (time_axis is None or x.shape[time_axis] > 0)):
+        raise ValueError(f"{x_name}: expected a non-empty array (an empty batch is accepted, no "
+                         f"time steps are not), got shape {tuple(x.shape)}")
     x = _backend.to_device(x, device)
-    return CallInput(x=x, batched=x.ndim == max(x_ndim), h0=h0, c0=c0, lengths=lengths,
-                     origin=origin, device=device, xp=xp)
+    return CallInput(x=x, batched=batched, h0=h0, c0=c0, lengths=lengths,
+                     origin=origin, device=device, xp=xp, io_dtype=module.io_dtype)
 
 
 def initial_states(kind: str, h0, c0, given_lead: tuple, lead: tuple, h_size: int, c_size: int,

@@ -11,7 +11,7 @@ import warnings
 
 from .. import _backend
 from .._validation import check_float
-from . import _driver, _inputs, _shapes, _weights
+from . import _driver, _inputs, _packed, _shapes, _weights
 
 _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
@@ -41,7 +41,7 @@ class _Layer(_weights.TorchWeights):
         if not isinstance(device, str) or device not in _backend.DEVICES:
             raise ValueError(f"device: expected one of {_backend.DEVICES}, got {device!r}")
         self.device = device
-        self.dtype = _weights.check_dtype(dtype)
+        self.dtype, self.io_dtype = _weights.resolve_dtype(dtype)
         self._shapes = _shapes.layer_weight_shapes(self.kind, self.input_size, self.hidden_size,
                                                    self.num_layers, self.bidirectional, self.bias,
                                                    self.proj_size)
@@ -69,10 +69,12 @@ class _Layer(_weights.TorchWeights):
     @classmethod
     def from_torch(cls, module, device="auto"):
         """A layer with the hyperparameters and (copied) weights of a torch module; the module
-        is not held. The dtype is the module's (float32 or float64)."""
+        is not held. The dtype is the module's (float32, float64, float16 or bfloat16);
+        parametrized weights (``weight_norm``) are read as the module computes them."""
         state = _weights.module_state(module, (_TORCH_CLASS[cls.kind],), cls.__name__)
         dtype = _weights.torch_dtype_of(state)
-        kwargs = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+        kwargs = dict(num_layers=module.num_layers, bias="bias_ih_l0" in state,
+                      batch_first=module.batch_first,
                       dropout=float(module.dropout), bidirectional=module.bidirectional)
         if cls.kind == "lstm":
             kwargs["proj_size"] = module.proj_size
@@ -94,7 +96,10 @@ class _Layer(_weights.TorchWeights):
         Parameters
         ----------
         x : (T, B, I), or (B, T, I) with ``batch_first``, or (T, I) unbatched; the layer's dtype
-            (float32 by default); NumPy, CuPy or torch (CPU or CUDA).
+            (float32 by default); NumPy, CuPy or torch (CPU or CUDA). B may be 0 (empty
+            results), T may not. Or a torch ``PackedSequence`` (``batch_first`` does not apply
+            to it), which carries its own lengths: the output is then a PackedSequence laid out
+            like ``x``, as torch's modules return it.
         hx : initial state, zeros when None. GRU/RNN: h0 of shape (L*D, B, H_out); LSTM: a tuple
             (h0, c0) with c0 of shape (L*D, B, H). Without the B axis for unbatched input.
             L = num_layers, D = 2 if bidirectional else 1, H_out = proj_size or hidden_size.
@@ -108,10 +113,21 @@ class _Layer(_weights.TorchWeights):
         -------
         ``(output, h_n)`` for GRU/RNN, ``(output, (h_n, c_n))`` for LSTM. output (T, B, D*H_out)
         (a (B, T, D*H_out) transposed view with ``batch_first``, as torch returns), h_n
-        (L*D, B, H_out), c_n (L*D, B, H); in the array type of ``x``. NaN in a sequence propagates
-        to that sequence's outputs only.
+        (L*D, B, H_out), c_n (L*D, B, H); in the array type and dtype of ``x``. NaN in a
+        sequence propagates to that sequence's outputs only.
         """
-        call = _inputs.prepare_call(self, x, hx, lengths, x_name="x", x_ndim=(2, 3))
+        if _packed.is_packed_sequence(x):
+            if lengths is not None:
+                raise ValueError("lengths: expected None with a PackedSequence input (it carries "
+                                 f"its own lengths), got {type(lengths).__name__}")
+            padded, lengths, rows = _packed.unpack(x)
+            output, state = self._run(padded, hx, lengths, batch_first=False)
+            return _packed.repack(output, x, rows), state
+        return self._run(x, hx, lengths, self.batch_first)
+
+    def _run(self, x, hx, lengths, batch_first):
+        call = _inputs.prepare_call(self, x, hx, lengths, x_name="x", x_ndim=(2, 3),
+                                    time_axis=1 if batch_first else 0)
         x, batched, xp = call.x, call.batched, call.xp
         if not batched:
             if call.lengths is not None:
@@ -119,7 +135,7 @@ class _Layer(_weights.TorchWeights):
                                  f"{type(call.lengths).__name__}; add a batch axis to give "
                                  "lengths")
             x = x[:, None, :]
-        elif self.batch_first:
+        elif batch_first:
             x = x.transpose(1, 0, 2)
         T, B = x.shape[0], x.shape[1]
         n_states = self.num_layers * self.num_directions
@@ -135,11 +151,11 @@ class _Layer(_weights.TorchWeights):
         if not batched:
             output, h_n = output[:, 0, :], h_n[:, 0, :]
             c_n = None if c_n is None else c_n[:, 0, :]
-        elif self.batch_first:
+        elif batch_first:
             output = output.transpose(1, 0, 2)
-        output, h_n = _backend.wrap(output, call.origin), _backend.wrap(h_n, call.origin)
+        output, h_n = _inputs.hand_back(output, call), _inputs.hand_back(h_n, call)
         if self.kind == "lstm":
-            return output, (h_n, _backend.wrap(c_n, call.origin))
+            return output, (h_n, _inputs.hand_back(c_n, call))
         return output, h_n
 
     forward = __call__
@@ -149,7 +165,7 @@ class _Layer(_weights.TorchWeights):
         proj = f", proj_size={self.proj_size}" if self.proj_size else ""
         return (f"{type(self).__name__}({self.input_size}, {self.hidden_size}, num_layers="
                 f"{self.num_layers}, bias={self.bias}, batch_first={self.batch_first}, "
-                f"bidirectional={self.bidirectional}{proj}{extra}, dtype={self.dtype}, "
+                f"bidirectional={self.bidirectional}{proj}{extra}, dtype={self.io_dtype}, "
                 f"device={self.device!r})")
 
 

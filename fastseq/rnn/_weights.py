@@ -13,22 +13,40 @@ from .._backend import is_cupy_array, is_torch_tensor, to_host, unwrap
 from .._validation import check_random_state
 
 
-def check_dtype(dtype) -> np.dtype:
-    """The layer dtype: float32 (default) or float64; torch dtypes are accepted too."""
+# the dtypes a layer takes, by name; half-precision layers hold float32 weights and compute in it
+IO_DTYPES = ("float32", "float64", "float16", "bfloat16")
+_DTYPE_ALIASES = {"float": "float32", "single": "float32", "double": "float64", "half": "float16"}
+
+
+def dtype_name(dtype) -> str | None:
+    """The name of a NumPy, torch or string dtype ("float32", "bfloat16", ...), None if unknown."""
     if dtype is None:
-        return np.dtype(np.float32)
+        return None
     name = str(dtype).replace("torch.", "")
-    if name in ("float32", "float", "single"):
-        return np.dtype(np.float32)
-    if name in ("float64", "double"):
-        return np.dtype(np.float64)
-    try:
-        d = np.dtype(dtype)
+    if name in IO_DTYPES or name in _DTYPE_ALIASES:
+        return _DTYPE_ALIASES.get(name, name)
+    try:  # NumPy dtypes and types, and torch's under NumPy's names (torch.int64, torch.bool, ...)
+        return np.dtype(name if str(dtype).startswith("torch.") else dtype).name
     except TypeError:
-        d = None
-    if d in (np.float32, np.float64):
-        return d
-    raise TypeError(f"dtype: expected float32 or float64, got {dtype!r}")
+        return name if isinstance(dtype, str) else None
+
+
+def resolve_dtype(dtype) -> tuple:
+    """``(compute dtype, io dtype name)`` of a layer built with ``dtype``.
+
+    float32 (the default) and float64 layers compute in their dtype. float16 and bfloat16 layers
+    hold their weights in float32 (every half value is exact in it), compute in float32 and take
+    and return half-precision arrays: the io dtype.
+    """
+    name = "float32" if dtype is None else dtype_name(dtype)
+    if name not in IO_DTYPES:
+        raise TypeError(f"dtype: expected one of {', '.join(IO_DTYPES)}, got {dtype!r}")
+    return np.dtype(np.float64 if name == "float64" else np.float32), name
+
+
+def check_dtype(dtype) -> np.dtype:
+    """The compute dtype of a layer built with ``dtype`` (see :func:`resolve_dtype`)."""
+    return resolve_dtype(dtype)[0]
 
 
 def init_uniform(shapes: dict, hidden_size: int, dtype, random_state=None) -> dict:
@@ -50,7 +68,7 @@ def to_numpy(value, name: str):
         if value.device.type != "cpu":
             value = value.cpu()
         if str(value.dtype) in ("torch.bfloat16", "torch.float16"):
-            raise TypeError(f"{name}: expected float32 or float64 values, got {value.dtype}")
+            value = value.float()  # exact; NumPy has no bfloat16
         arr, _ = unwrap(value)
         return np.asarray(arr)
     if is_cupy_array(value):
@@ -95,21 +113,36 @@ def check_weights(state: dict, shapes: dict, dtype, *, strict: bool = True, what
 
 
 def module_state(module, expected_class_names: tuple, what: str) -> dict:
-    """The parameters of a torch module as ``{name: tensor}``, after checking its class."""
+    """The effective parameters of a torch module as ``{name: tensor}``, after checking its class.
+
+    A parametrized parameter (``torch.nn.utils.parametrize``, e.g. the ``weight_norm`` of
+    ``torch.nn.utils.parametrizations``) is read as the module computes it, under its plain name;
+    so is one under the older ``torch.nn.utils.weight_norm`` hook (``name_g`` / ``name_v``).
+    """
     names = [c.__name__ for c in type(module).__mro__]
     if not any(n in expected_class_names for n in names):
         raise TypeError(f"module: expected a torch.nn.{' / torch.nn.'.join(expected_class_names)}"
                         f" for {what}, got {type(module).__module__}.{type(module).__name__}")
-    return dict(module.state_dict())
+    raw, state = module.state_dict(), {}
+    for key, value in raw.items():
+        if key.startswith("parametrizations."):
+            key = key.split(".")[1]
+            value = getattr(module, key)
+        elif key.endswith(("_g", "_v")) and {key[:-2] + "_g", key[:-2] + "_v"} <= raw.keys() \
+                and hasattr(module, key[:-2]):
+            key = key[:-2]
+            value = getattr(module, key)
+        state[key] = value
+    return state
 
 
-def torch_dtype_of(state: dict):
-    """float32 / float64 from a torch state dict (the dtype of its first parameter)."""
+def torch_dtype_of(state: dict) -> str:
+    """The dtype name of a torch state dict (that of its first parameter), one of IO_DTYPES."""
     first = next(iter(state.values()))
     name = str(first.dtype).replace("torch.", "")
-    if name not in ("float32", "float64"):
-        raise TypeError(f"module: expected float32 or float64 parameters, got {first.dtype}")
-    return np.dtype(name)
+    if name not in IO_DTYPES:
+        raise TypeError(f"module: expected {', '.join(IO_DTYPES)} parameters, got {first.dtype}")
+    return name
 
 
 def export(weights: dict) -> dict:

@@ -27,7 +27,8 @@ def x_of(shape, dtype=F32):
     (dict(input_size=3, hidden_size=4, dropout="0.1"), TypeError, "dropout"),
     (dict(input_size=3, hidden_size=4, device="tpu"), ValueError, "device"),
     (dict(input_size=3, hidden_size=4, dtype=np.int32), TypeError, "dtype"),
-    (dict(input_size=3, hidden_size=4, dtype=np.float16), TypeError, "dtype"),
+    (dict(input_size=3, hidden_size=4, dtype=np.complex64), TypeError, "dtype"),
+    (dict(input_size=3, hidden_size=4, dtype="float8"), TypeError, "dtype"),
 ])
 def test_bad_constructor_arguments(cls, kwargs, err, match):
     with pytest.raises(err, match=match):
@@ -58,8 +59,9 @@ def test_bad_x(cls):
         f(x_of((2, 6, 3, 1)))
     with pytest.raises(ValueError, match="x: expected a 2-D or 3-D array, got a 1-D"):
         f(x_of((3,)))
-    with pytest.raises(ValueError, match="x: expected a non-empty array"):
-        f(x_of((0, 6, 3)))
+    with pytest.raises(ValueError, match="x: expected a non-empty array.*no time steps.*"
+                                         r"got shape \(2, 0, 3\)"):
+        f(x_of((2, 0, 3)))   # an empty batch is fine (test_torch_surface.py), no steps is not
     with pytest.raises(TypeError, match="x: expected dtype float32.*got float64"):
         f(x_of((2, 6, 3), np.float64))
     with pytest.raises(TypeError, match="x: expected dtype float32.*got torch.float64|got float64"):
@@ -68,17 +70,6 @@ def test_bad_x(cls):
         f(None)
     with pytest.raises(TypeError, match="x: expected a real numeric array"):
         f(np.array([["a", "b", "c"]]))
-    # integers, booleans and complex numbers are refused, as torch refuses them
-    for bad in (np.int64, np.int32, np.bool_, np.complex64):
-        with pytest.raises(TypeError, match=f"x: expected floating-point values of dtype float32 "
-                                            f".*got {np.dtype(bad)}"):
-            f(np.zeros((1, 2, 3), dtype=bad))
-    with pytest.raises(TypeError, match="x: expected floating-point values.*got torch.int64|int64"):
-        f(torch.zeros(1, 2, 3, dtype=torch.int64))
-    # a float16 input is told to convert, not to build a float16 layer (there is none)
-    with pytest.raises(TypeError, match=r"got float16; convert the input with \.astype\(np\."
-                                        r"float32\)$"):
-        f(np.zeros((1, 2, 3), dtype=np.float16))
 
 
 def test_bad_hidden_state_shapes_and_types():
@@ -158,14 +149,15 @@ def test_bad_weights():
         f.load_state_dict({**sd, "bias_ih_l0": bad})
     with pytest.raises(TypeError, match="state_dict: expected a mapping"):
         f.load_state_dict([1, 2])
-    with pytest.raises(TypeError, match=r"state_dict\['weight_ih_l0'\]: expected float32 or float64"):
-        f.load_state_dict({**sd, "weight_ih_l0": torch.zeros(12, 3, dtype=torch.float16)})
+    with pytest.raises(TypeError, match=r"state_dict\['weight_ih_l0'\]: expected real numbers"):
+        f.load_state_dict({**sd, "weight_ih_l0": torch.zeros(12, 3, dtype=torch.complex64)})
     with pytest.raises(TypeError, match=r"module: expected a torch.nn.GRU.*got torch.nn.modules.rnn.LSTM"):
         fastseq.GRU.from_torch(torch.nn.LSTM(3, 4))
     with pytest.raises(TypeError, match="module: expected a torch.nn.LSTMCell"):
         fastseq.LSTMCell.from_torch(torch.nn.LSTM(3, 4))
-    with pytest.raises(TypeError, match="module: expected float32 or float64"):
-        fastseq.LSTM.from_torch(torch.nn.LSTM(3, 4).half())
+    with pytest.raises(TypeError, match="module: expected float32, float64, float16, bfloat16 "
+                                        "parameters, got torch.complex64"):
+        fastseq.LSTM.from_torch(torch.nn.LSTM(3, 4).to(torch.complex64))
     # a failed load leaves the weights as they were
     assert np.array_equal(f.weight_hh_l0, sd["weight_hh_l0"])
 
