@@ -78,5 +78,4 @@ class LayerDirection(torch.autograd.Function):
         db_hh = dhg_t.sum(0) if ctx.has_bias[1] and need[7] else None
         dh0_t = torch.from_numpy(dh0) if need[8] else None
         dc0_t = torch.from_numpy(dc0) if dc0 is not None and need[9] else None
-        ctx.reserve = ctx.out = None
         return None, None, None, dx, dw_ih, dw_hh, db_ih, db_hh, dh0_t, dc0_t, None

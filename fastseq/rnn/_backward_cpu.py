@@ -219,18 +219,28 @@ def backward_cpu(kind, dout, dh_n, dc_n, w_hh, out, reserve, lengths, reverse=Fa
     dh0 = np.empty((B, H), dtype=dtype)
     dc0 = None
     dhgates = dgates
-    n_slices, blas = slices_for(B)
+    n_slices, blas = slices_for(B, GH * H)
+    one = n_slices == 1  # in the calling thread: no parallel launch
     with blas:
         if kind == "lstm":
             dc0 = np.empty((B, H), dtype=dtype)
-            lstm_backward_parallel(dout, dh_n, dc_n, w_hh, reserve["act"], reserve["cprev"],
-                                   reserve["tanh_c"], lengths, reverse, n_slices, BLAS_MIN_ROWS,
-                                   dgates, dh0, dc0)
+            head = (dout, dh_n, dc_n, w_hh, reserve["act"], reserve["cprev"], reserve["tanh_c"],
+                    lengths, reverse)
+            if one:
+                lstm_backward_slice(*head, 0, B, BLAS_MIN_ROWS, dgates, dh0, dc0)
+            else:
+                lstm_backward_parallel(*head, n_slices, BLAS_MIN_ROWS, dgates, dh0, dc0)
         elif kind == "gru":
             dhgates = alloc((T, B, GH), dtype=dtype)
-            gru_backward_parallel(dout, dh_n, w_hh, reserve["act"], reserve["hprev"],
-                                  reserve["hn"], lengths, reverse, n_slices, BLAS_MIN_ROWS,
-                                  dgates, dhgates, dh0)
+            head = (dout, dh_n, w_hh, reserve["act"], reserve["hprev"], reserve["hn"], lengths,
+                    reverse)
+            if one:
+                gru_backward_slice(*head, 0, B, BLAS_MIN_ROWS, dgates, dhgates, dh0)
+            else:
+                gru_backward_parallel(*head, n_slices, BLAS_MIN_ROWS, dgates, dhgates, dh0)
+        elif one:
+            rnn_backward_slice(dout, dh_n, w_hh, out, lengths, reverse, relu, 0, B,
+                               BLAS_MIN_ROWS, dgates, dh0)
         else:
             rnn_backward_parallel(dout, dh_n, w_hh, out, lengths, reverse, relu, n_slices,
                                   BLAS_MIN_ROWS, dgates, dh0)

@@ -187,10 +187,18 @@ def rnn_train_parallel(xproj, w_hh_t, b_hh, h0, lengths, reverse, relu, n_slices
                         blas_min_rows, out, h_n, hprev)
 
 
-def slices_for(batch: int) -> tuple[int, contextlib.AbstractContextManager]:
-    """(batch slices, BLAS context) of a call over ``batch`` rows: one slice per Numba worker (at
-    least one row each), BLAS held to one thread when the slices use it for the product."""
-    n_slices = max(1, min(batch, n_workers()))
+# A parallel launch costs tens of microseconds (milliseconds on a loaded machine, waiting for the
+# workers to be scheduled): slices get at least this many multiply-adds of recurrent product per
+# step, else the call runs in the calling thread.
+PARALLEL_MIN_MACS = 32768
+
+
+def slices_for(batch: int, macs_per_row: int):
+    """(batch slices, BLAS context) of a call over ``batch`` rows whose recurrent product costs
+    ``macs_per_row`` per row and step: one slice per Numba worker (each with at least
+    ``PARALLEL_MIN_MACS`` of work per step), BLAS held to one thread when the slices use it."""
+    rows = max(1, -(-PARALLEL_MIN_MACS // max(1, macs_per_row)))
+    n_slices = max(1, min(batch // rows, n_workers()))
     blas = -(-batch // n_slices) >= BLAS_MIN_ROWS
     return n_slices, (single_threaded_blas() if blas else contextlib.nullcontext())
 
@@ -223,19 +231,33 @@ def train_forward_cpu(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse=False, r
     h_n = np.empty((B, H), dtype=dtype)
     c_n = None
     reserve = {"hprev": alloc((T, B, H), dtype=dtype)}
-    n_slices, blas = slices_for(B)
+    n_slices, blas = slices_for(B, GH * H)
+    one = n_slices == 1  # in the calling thread: no parallel launch
     with blas:
         if kind == "lstm":
             c_n = np.empty((B, H), dtype=dtype)
             reserve.update(act=alloc((T, B, GH), dtype=dtype), cprev=alloc((T, B, H), dtype=dtype),
                            tanh_c=alloc((T, B, H), dtype=dtype))
-            lstm_train_parallel(xproj, w_hh_t, b_hh, h0, c0, lengths, reverse, n_slices,
-                                BLAS_MIN_ROWS, out, h_n, c_n, reserve["act"], reserve["hprev"],
-                                reserve["cprev"], reserve["tanh_c"])
+            tail = (out, h_n, c_n, reserve["act"], reserve["hprev"], reserve["cprev"],
+                    reserve["tanh_c"])
+            if one:
+                lstm_train_slice(xproj, w_hh_t, b_hh, h0, c0, lengths, reverse, 0, B,
+                                 BLAS_MIN_ROWS, *tail)
+            else:
+                lstm_train_parallel(xproj, w_hh_t, b_hh, h0, c0, lengths, reverse, n_slices,
+                                    BLAS_MIN_ROWS, *tail)
         elif kind == "gru":
             reserve.update(act=alloc((T, B, GH), dtype=dtype), hn=alloc((T, B, H), dtype=dtype))
-            gru_train_parallel(xproj, w_hh_t, b_hh, h0, lengths, reverse, n_slices, BLAS_MIN_ROWS,
-                               out, h_n, reserve["act"], reserve["hprev"], reserve["hn"])
+            tail = (out, h_n, reserve["act"], reserve["hprev"], reserve["hn"])
+            if one:
+                gru_train_slice(xproj, w_hh_t, b_hh, h0, lengths, reverse, 0, B, BLAS_MIN_ROWS,
+                                *tail)
+            else:
+                gru_train_parallel(xproj, w_hh_t, b_hh, h0, lengths, reverse, n_slices,
+                                   BLAS_MIN_ROWS, *tail)
+        elif one:
+            rnn_train_slice(xproj, w_hh_t, b_hh, h0, lengths, reverse, relu, 0, B, BLAS_MIN_ROWS,
+                            out, h_n, reserve["hprev"])
         else:
             rnn_train_parallel(xproj, w_hh_t, b_hh, h0, lengths, reverse, relu, n_slices,
                                BLAS_MIN_ROWS, out, h_n, reserve["hprev"])
