@@ -9,7 +9,8 @@ both sides. Per thread count, Numba and torch get the same number of threads. Th
 interleaved, step by step, in one process (the order alternates; the shared machine's speed
 drifts, so only ratios taken side by side mean anything); medians after warm-up. ``--memory``
 adds the peak resident memory of one step above what the process held before it, each library in
-a fresh process (Linux: VmHWM after resetting it through /proc/self/clear_refs).
+a fresh process with glibc's mmap threshold fixed at 128 KiB (so freed arrays leave the RSS;
+Linux: VmHWM after resetting it through /proc/self/clear_refs).
 """
 
 from __future__ import annotations
@@ -96,8 +97,11 @@ def peak_memory(kind, B, I, H, implementation, threads):
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); "
             f"import measure_train_cpu as m; "
             f"print(m._peak_one({kind!r}, {B}, {I}, {H}, {implementation!r}, {threads}))")
+    # a fixed mmap threshold: glibc then returns every large block on free, so the RSS before
+    # the step holds no cached arrays of the warm-up steps
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+                          check=True, env=env)
     return float(done.stdout.strip().splitlines()[-1])
 
 
