@@ -116,7 +116,7 @@ def test_python_m_help_lists_the_subcommands(module):
                           text=True, timeout=300, env=_checkout_env(), cwd=ROOT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: fastseq ")
-    assert "{info,demo,compare,kmeans}" in done.stdout
+    assert "{info,demo,compare,kmeans,gradients}" in done.stdout
     for command in ("info", "demo", "compare", "kmeans"):
         assert re.search(rf"^    {command}\s", done.stdout, re.M), (command, done.stdout)
 

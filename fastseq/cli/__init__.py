@@ -1,8 +1,9 @@
-"""The ``fastseq`` command: info, demo, compare, kmeans (``fastseq``, ``python -m fastseq`` or
-``python -m fastseq.cli``).
+"""The ``fastseq`` command: info, demo, compare, kmeans, gradients (``fastseq``,
+``python -m fastseq`` or ``python -m fastseq.cli``).
 
 This module builds the parser and runs a subcommand; each subcommand lives in its own private
-module (``_info``, ``_demo``, ``_compare``, ``_kmeans``), imported only when it runs.
+module (``_info``, ``_demo``, ``_compare``, ``_kmeans``, ``_gradients``), imported only when it
+runs.
 
 Errors in what the user typed or supplied (a missing file, NaN in the data, k larger than the
 number of rows) end with one line on stderr and exit status 2, never a traceback.
@@ -73,6 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     kmeans.add_argument("--progress", action="store_true",
                         help="draw the progress bar even when stderr is not a terminal")
     kmeans.set_defaults(func=_cmd("_kmeans"))
+
+    grads = sub.add_parser("gradients", help="vanishing gradients: norm of dLoss/dx_t for a loss "
+                           "on the last output, fastseq's backward beside torch's")
+    grads.add_argument("--kind", default="rnn,gru,lstm", help="comma-separated: rnn,gru,lstm")
+    grads.add_argument("--time", type=_positive_int, default=100)
+    grads.add_argument("--batch", type=_positive_int, default=8)
+    grads.add_argument("--features", type=_positive_int, default=32)
+    grads.add_argument("--hidden", type=_positive_int, default=64)
+    grads.add_argument("--seed", type=int, default=0)
+    grads.add_argument("--plot", metavar="OUT.png", help="draw the curves into this file")
+    grads.set_defaults(func=_cmd("_gradients"))
     return parser
 
 
