@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._defaults import FASTMATH
-from ._recurrence_cpu import BLAS_MIN_ROWS, _recurrent_product, _slice_bounds, _steps
+from ._train_product import BLAS_MIN_ROWS, _recurrent_product, _slice_bounds, _steps
 from ._train_cpu import slices_for
 
 

@@ -25,7 +25,8 @@ from numba import njit, prange
 
 from .._defaults import FASTMATH
 from .._threads import n_workers, single_threaded_blas
-from ._recurrence_cpu import BLAS_MIN_ROWS, _recurrent_product, _sigmoid, _slice_bounds, _steps, _tanh
+from ._gate_math import sigmoid as _sigmoid, tanh as _tanh
+from ._train_product import BLAS_MIN_ROWS, _recurrent_product, _slice_bounds, _steps
 
 
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
