@@ -72,6 +72,12 @@ def is_cupy_array(x) -> bool:
     return type(x).__module__.split(".")[0] == "cupy"
 
 
+def is_dask_array(x) -> bool:
+    """True for a ``dask.array.Array``, decided without importing dask."""
+    t = type(x)
+    return t.__name__ == "Array" and t.__module__.split(".")[0] == "dask"
+
+
 def is_torch_tensor(x) -> bool:
     """True for a torch.Tensor, decided without importing torch."""
     torch = sys.modules.get("torch")

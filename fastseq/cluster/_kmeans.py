@@ -80,6 +80,10 @@ class KMeans(BaseKMeans):
 
     # -- fitting -----------------------------------------------------------------------------
 
+    def _fit_dask(self, X, sample_weight):
+        from ._dask_lloyd import fit_kmeans_dask
+        return fit_kmeans_dask(self, X, sample_weight)
+
     def _fit_centers(self, data, k, init, n_init):
         """Run the n_init Lloyd runs on validated data (a :class:`FitData`); keep the best."""
         X = data.X

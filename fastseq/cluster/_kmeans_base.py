@@ -17,6 +17,7 @@ from .._sklearn_compat import (BaseEstimator, ClusterMixin, ConvergenceWarning, 
                                TransformerMixin, check_feature_names)
 from .._validation import (check_array, check_float, check_int, check_random_state,
                            check_sample_weight, check_sparse, is_sparse)
+from . import _dask_predict
 from ._distances import nearest_centers_array, pairwise_sqdist_array
 from ._kmeans_plusplus import plusplus
 from ._moments import data_moments
@@ -112,8 +113,9 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     # n_init="auto" runs this many initialisations for init="random" (one for the others)
     _auto_n_init_random = 10
 
-    def _check_init_params(self, n_samples, n_features, dtype):
-        """(k, init, n_init) after checking n_clusters, max_iter, tol, verbose, init, n_init."""
+    def _check_init_params(self, n_samples, n_features, dtype, inits=INITS):
+        """(k, init, n_init) after checking n_clusters, max_iter, tol, verbose, init, n_init
+        (``inits``: the init names the caller's data path offers)."""
         k = check_int(self.n_clusters, "n_clusters", minimum=1)
         if k > n_samples:
             raise ValueError(f"n_clusters: expected at most n_samples={n_samples}, got {k} "
@@ -125,8 +127,8 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
                   "verbose", minimum=0)
         init = self.init
         if isinstance(init, str):
-            if init not in INITS:
-                raise ValueError(f"init: expected one of {INITS}, an array or a callable, "
+            if init not in inits:
+                raise ValueError(f"init: expected one of {inits}, an array or a callable, "
                                  f"got {init!r}")
         elif not callable(init):
             init = check_init_array(init, k, n_features, dtype)
@@ -149,12 +151,16 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
     def fit(self, X, y=None, sample_weight=None):
         """Compute the clustering.
 
-        X : (n_samples, n_features) array: NumPy (a memmap is read chunk by chunk), CuPy or torch.
+        X : (n_samples, n_features) array: NumPy (a memmap is read chunk by chunk), CuPy, torch,
+            or a dask array chunked along rows (fitted on its cluster; ``labels_`` is then a lazy
+            dask array, see ``_dask_lloyd.py``).
         y : ignored.
         sample_weight : (n_samples,) non-negative weights, or None. Integer weights give the same
             result as repeating rows.
         Returns self.
         """
+        if _backend.is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         X, _, device = validate_data(self, X, reset=True)
         return self._fit_array(X, device, sample_weight)
 
@@ -170,8 +176,10 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         self._fit_centers(FitData(X, device, w, rs, mean.astype(X.dtype), mean_variance), *params)
         return self
 
-    def _warn_if_fewer_distinct(self, k):
-        distinct = int((np.bincount(self.labels_, minlength=k) > 0).sum())
+    def _warn_if_fewer_distinct(self, k, counts=None):
+        if counts is None:
+            counts = np.bincount(self.labels_, minlength=k)
+        distinct = int((counts > 0).sum())
         if distinct < k:
             warnings.warn(f"Number of distinct clusters ({distinct}) found smaller than "
                           f"n_clusters ({k}). Possibly due to duplicate points in X.",
@@ -201,6 +209,8 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
         """fit, then the labels of X (in X's array type)."""
         _, origin = _backend.unwrap(X)
         self.fit(X, sample_weight=sample_weight)
+        if _backend.is_dask_array(X):
+            return self.labels_
         return _backend.wrap(self.labels_, origin)
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -224,18 +234,26 @@ class BaseKMeans(ClusterMixin, TransformerMixin, BaseEstimator):
 
     def predict(self, X):
         """Index of the nearest center of each row: (n,) int64 in X's array type."""
+        if _backend.is_dask_array(X):
+            check_fitted(self)
+            return _dask_predict.predict_dask(self, X)
         _, origin, _, labels, _ = self._assign(X)
         return _backend.wrap(labels, origin)
 
     def transform(self, X):
         """Euclidean distances to every center: (n, n_clusters) in X's dtype and array type."""
         check_fitted(self)
+        if _backend.is_dask_array(X):
+            return _dask_predict.transform_dask(self, X)
         X, origin, device = validate_data(self, X, reset=False)
         D = pairwise_sqdist_array(X, self._centers_for(X, device), device, self._working_memory())
         return _backend.wrap(_backend.get_namespace(device).sqrt(D), origin)
 
     def score(self, X, y=None, sample_weight=None):
         """Minus the (weighted) inertia of X against the fitted centers (higher is better)."""
+        if _backend.is_dask_array(X):
+            check_fitted(self)
+            return _dask_predict.score_dask(self, X, sample_weight)
         X, _, device, _, sqdist = self._assign(X)
         xp = _backend.get_namespace(device)
         w = check_sample_weight(sample_weight, X.shape[0], np.float64, xp=xp)

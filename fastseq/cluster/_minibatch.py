@@ -202,6 +202,10 @@ class MiniBatchKMeans(BaseKMeans):
                 best, best_inertia = Cs64, inertia
         return xp.array(best, dtype=np.float64)
 
+    def _fit_dask(self, X, sample_weight):
+        from ._dask_minibatch import fit_minibatch_dask
+        return fit_minibatch_dask(self, X, sample_weight, _Stopping)
+
     def _fit_centers(self, data, k, init, n_init, batch, init_size):
         """``fit``: the mini-batch steps on validated data (a :class:`FitData`); batches are
         drawn in proportion to the sample weights."""
@@ -292,8 +296,12 @@ class MiniBatchKMeans(BaseKMeans):
 
         The first call initialises the centers from it (as scikit-learn does) and fixes the
         feature count; later chunks must have the same number of features. X may also be an
-        iterator of chunks (a generator, or slices of a memmap), each taken in turn.
+        iterator of chunks (a generator, or slices of a memmap), each taken in turn, or a dask
+        array, whose chunks are computed and taken in turn.
         """
+        if _backend.is_dask_array(X):
+            from ._dask_minibatch import partial_fit_dask
+            return partial_fit_dask(self, X, sample_weight)
         if isinstance(X, Iterator):
             if sample_weight is not None:
                 raise ValueError("sample_weight: expected None when X is an iterator of chunks; "
