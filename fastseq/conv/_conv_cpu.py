@@ -41,69 +41,87 @@ def _activate(z, z_gate, act):
     return z
 
 
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _conv_job(job, n_tiles, x, w, bias, w_res, b_res, out, stride, dilation, pad_left, kernel,
+              tile, act, res):
+    """One (batch row, time tile) job of :func:`conv_block_cpu`."""
+    n_in, t_in = x.shape[1], x.shape[2]
+    groups, og_conv, kk = w.shape
+    cg = n_in // groups
+    n_out, t_out = out.shape[1], out.shape[2]
+    og = n_out // groups
+    b = job // n_tiles
+    t0 = (job % n_tiles) * tile
+    nt = min(tile, t_out - t0)
+    col = np.empty((kk, nt), dtype=x.dtype)
+    z = np.empty((og_conv, nt), dtype=x.dtype)
+    for g in range(groups):
+        for j in range(kernel):
+            off = j * dilation - pad_left
+            # outputs t with 0 <= (t0 + t) * stride + off < t_in read the input; others are 0
+            lo = max(0, min(nt, (-off - t0 * stride + stride - 1) // stride))
+            hi = max(lo, min(nt, (t_in - off - t0 * stride + stride - 1) // stride))
+            start = t0 * stride + off
+            for c in range(cg):
+                row = col[j * cg + c]
+                src = x[b, g * cg + c]
+                for t in range(lo):
+                    row[t] = 0
+                for t in range(lo, hi):
+                    row[t] = src[start + t * stride]
+                for t in range(hi, nt):
+                    row[t] = 0
+        np.dot(w[g], col, z)
+        for o in range(og):
+            oc = g * og + o
+            dst = out[b, oc]
+            zo = z[o]
+            bo = bias[oc]
+            if act == ACT_GATED:
+                zg = z[og + o]
+                bg = bias[og + o]
+                for t in range(nt):
+                    dst[t0 + t] = _activate(zo[t] + bo, zg[t] + bg, act)
+            else:
+                for t in range(nt):
+                    dst[t0 + t] = _activate(zo[t] + bo, bo, act)
+    if res == RES_IDENTITY:
+        for o in range(n_out):
+            for t in range(nt):
+                out[b, o, t0 + t] += x[b, o, t0 + t]
+    elif res == RES_PROJECT:
+        r = np.empty((n_out, nt), dtype=x.dtype)
+        np.dot(w_res, np.ascontiguousarray(col[(kernel - 1) * n_in:]), r)
+        for o in range(n_out):
+            for t in range(nt):
+                out[b, o, t0 + t] += r[o, t] + b_res[o]
+
+
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
 def conv_block_cpu(x, w, bias, w_res, b_res, out, stride, dilation, pad_left, kernel, tile, act,
                    res):
     """out[b, o, t] = act(sum_{c, j} W[o, c, j] x[b, c, t*stride + j*dilation - pad_left] + bias[o])
-    (+ residual), for all b, o, t.
+    (+ residual), for all b, o, t, the (batch row, time tile) jobs on Numba's workers.
 
     x (B, C, T); w (G, Og_conv, k * Cg) in the tap-major layout; bias (G * Og_conv,) (zeros when
     the layer has none); w_res (C_out, C) and b_res (C_out,) used when ``res`` is RES_PROJECT;
     out (B, C_out, T_out). With the gated activation G == 1 and Og_conv == 2 * C_out.
     """
-    n_batch, n_in, t_in = x.shape
-    groups, og_conv, kk = w.shape
-    cg = n_in // groups
-    n_out, t_out = out.shape[1], out.shape[2]
-    og = n_out // groups
-    n_tiles = (t_out + tile - 1) // tile
-    for job in prange(n_batch * n_tiles):
-        b = job // n_tiles
-        t0 = (job % n_tiles) * tile
-        nt = min(tile, t_out - t0)
-        col = np.empty((kk, nt), dtype=x.dtype)
-        z = np.empty((og_conv, nt), dtype=x.dtype)
-        for g in range(groups):
-            for j in range(kernel):
-                off = j * dilation - pad_left
-                # outputs t with 0 <= (t0 + t) * stride + off < t_in read the input; others are 0
-                lo = max(0, min(nt, (-off - t0 * stride + stride - 1) // stride))
-                hi = max(lo, min(nt, (t_in - off - t0 * stride + stride - 1) // stride))
-                for c in range(cg):
-                    row = col[j * cg + c]
-                    src = x[b, g * cg + c]
-                    for t in range(lo):
-                        row[t] = 0
-                    start = t0 * stride + off
-                    for t in range(lo, hi):
-                        row[t] = src[start + t * stride]
-                    for t in range(hi, nt):
-                        row[t] = 0
-            np.dot(w[g], col, z)
-            for o in range(og):
-                oc = g * og + o
-                dst = out[b, oc]
-                zo = z[o]
-                bo = bias[oc]
-                if act == ACT_GATED:
-                    zg = z[og + o]
-                    bg = bias[og + o]
-                    for t in range(nt):
-                        dst[t0 + t] = _activate(zo[t] + bo, zg[t] + bg, act)
-                else:
-                    for t in range(nt):
-                        dst[t0 + t] = _activate(zo[t] + bo, bo, act)
-        if res == RES_IDENTITY:
-            for o in range(n_out):
-                for t in range(nt):
-                    out[b, o, t0 + t] += x[b, o, t0 + t]
-        elif res == RES_PROJECT:
-            last = col[(kernel - 1) * n_in:]
-            r = np.empty((n_out, nt), dtype=x.dtype)
-            np.dot(w_res, np.ascontiguousarray(last), r)
-            for o in range(n_out):
-                for t in range(nt):
-                    out[b, o, t0 + t] += r[o, t] + b_res[o]
+    n_tiles = (out.shape[2] + tile - 1) // tile
+    for job in prange(x.shape[0] * n_tiles):
+        _conv_job(job, n_tiles, x, w, bias, w_res, b_res, out, stride, dilation, pad_left,
+                  kernel, tile, act, res)
+
+
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy")
+def conv_block_serial(x, w, bias, w_res, b_res, out, stride, dilation, pad_left, kernel, tile,
+                      act, res):
+    """:func:`conv_block_cpu` on the calling thread, for work too small to pay for waking the
+    workers (on a busy machine one parallel launch can cost milliseconds)."""
+    n_tiles = (out.shape[2] + tile - 1) // tile
+    for job in range(x.shape[0] * n_tiles):
+        _conv_job(job, n_tiles, x, w, bias, w_res, b_res, out, stride, dilation, pad_left,
+                  kernel, tile, act, res)
 
 
 def time_tile(t_out: int, batch: int, kk: int, itemsize: int, workers: int, tile_bytes: int) -> int:

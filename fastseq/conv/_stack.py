@@ -17,6 +17,10 @@ from ..rnn._inputs import check_float_input
 from . import _conv_cpu
 from ._params import ConvGeometry
 
+# Below this many multiply-adds a call runs on the calling thread: waking Numba's workers costs
+# more than the work (tens of microseconds when idle, milliseconds on a loaded machine).
+SERIAL_MAX_MACS = 2**18
+
 
 @dataclass
 class ConvUnit:
@@ -84,10 +88,14 @@ def run_unit(unit: ConvUnit, x: np.ndarray) -> np.ndarray:
                                _threads.n_workers(), CPU_TILE_BYTES)
     w_res = unit.w_res if unit.w_res is not None else np.zeros((1, 1), dtype=x.dtype)
     b_res = unit.b_res if unit.b_res is not None else np.zeros(1, dtype=x.dtype)
-    with _threads.single_threaded_blas():
-        _conv_cpu.conv_block_cpu(x, unit.w, unit.bias, w_res, b_res, out, geo.stride,
-                                 geo.dilation, geo.pad_left, geo.kernel_size, tile, unit.act,
-                                 unit.res)
+    args = (x, unit.w, unit.bias, w_res, b_res, out, geo.stride, geo.dilation, geo.pad_left,
+            geo.kernel_size, tile, unit.act, unit.res)
+    macs = out.size * unit.w.shape[2] * (2 if unit.act == _conv_cpu.ACT_GATED else 1)
+    if macs < SERIAL_MAX_MACS or _threads.n_workers() == 1:
+        _conv_cpu.conv_block_serial(*args)
+    else:
+        with _threads.single_threaded_blas():
+            _conv_cpu.conv_block_cpu(*args)
     return out
 
 
