@@ -132,6 +132,19 @@ def time_tile(t_out: int, batch: int, kk: int, itemsize: int, workers: int, tile
     return max(1, min(cap, -(-t_out // per_row)))
 
 
+@njit(cache=True, fastmath=FASTMATH, error_model="numpy", inline="always")
+def _dot(a, a0, b, b0, n):
+    """sum_i a[a0 + i] * b[b0 + i] over i < n, a vectorised reduction under fastmath. It runs
+    on slices: an index ``a0 + i`` could be negative as far as LLVM knows, and Numba's
+    wraparound for negative indices then turns the loop into gathers (4x slower)."""
+    x = a[a0:a0 + n]
+    y = b[b0:b0 + n]
+    acc = a[a0] * 0
+    for i in range(n):
+        acc += x[i] * y[i]
+    return acc
+
+
 @njit(cache=True, fastmath=FASTMATH, error_model="numpy")
 def stream_step_cpu(x, meta, w_flat, w_off, b_flat, r_flat, r_off, rb_flat, buf_flat, buf_off,
                     pos, scratch, out):
@@ -165,41 +178,36 @@ def stream_step_cpu(x, meta, w_flat, w_off, b_flat, r_flat, r_off, rb_flat, buf_
         for b in range(n_batch):
             taps = nxt[b]   # outputs go to taps[:c_out], the gathered taps to its tail
             base = taps.shape[0] - kernel * c_in
-            for j in range(kernel - 1):
-                slot = (p + j * dil) % span
-                src = bo + (b * span + slot) * c_in
-                for c in range(c_in):
-                    taps[base + j * c_in + c] = buf_flat[src + c]
-            for c in range(c_in):
-                taps[base + (kernel - 1) * c_in + c] = cur[b, c]
-            for o in range(c_out):
-                g = o // og
-                acc = b_flat[b_off + o]
-                acc_g = acc
-                row = wo + o * kk
-                if act == ACT_GATED:
-                    acc_g = b_flat[b_off + c_out + o]
-                row_g = wo + (c_out + o) * kk
-                for j in range(kernel):
-                    tb = base + j * c_in + g * cg
-                    wj = row + j * cg
-                    for c in range(cg):
-                        acc += w_flat[wj + c] * taps[tb + c]
-                    if act == ACT_GATED:
-                        wg = row_g + j * cg
+            # group-major taps, taps[base + g * kk + j * cg + c], so that each output's row of
+            # weights meets one contiguous run of taps
+            for j in range(kernel):
+                if j < kernel - 1:
+                    src = bo + (b * span + (p + j * dil) % span) * c_in
+                    for g in range(groups):
+                        dst = base + g * kk + j * cg
                         for c in range(cg):
-                            acc_g += w_flat[wg + c] * taps[tb + c]
+                            taps[dst + c] = buf_flat[src + g * cg + c]
+                else:
+                    for g in range(groups):
+                        dst = base + g * kk + j * cg
+                        for c in range(cg):
+                            taps[dst + c] = cur[b, g * cg + c]
+            for o in range(c_out):
+                tb = base + (o // og) * kk
+                acc = b_flat[b_off + o] + _dot(w_flat, wo + o * kk, taps, tb, kk)
+                acc_g = acc
+                if act == ACT_GATED:
+                    acc_g = b_flat[b_off + c_out + o] + _dot(w_flat, wo + (c_out + o) * kk,
+                                                             taps, tb, kk)
                 taps[o] = _activate(acc, acc_g, act)
             if res == RES_IDENTITY:
                 for o in range(c_out):
                     taps[o] += cur[b, o]
             elif res == RES_PROJECT:
                 ro = r_off[layer]
+                last = base + (kernel - 1) * c_in   # the new input, groups == 1 here
                 for o in range(c_out):
-                    acc = rb_flat[rb_off + o]
-                    for c in range(c_in):
-                        acc += r_flat[ro + o * c_in + c] * cur[b, c]
-                    taps[o] += acc
+                    taps[o] += rb_flat[rb_off + o] + _dot(r_flat, ro + o * c_in, taps, last, c_in)
             if span > 0:
                 dst = bo + (b * span + p) * c_in
                 for c in range(c_in):
