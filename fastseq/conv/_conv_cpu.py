@@ -62,39 +62,44 @@ def _conv_job(job, n_tiles, x, w, bias, w_res, b_res, out, stride, dilation, pad
             lo = max(0, min(nt, (-off - t0 * stride + stride - 1) // stride))
             hi = max(lo, min(nt, (t_in - off - t0 * stride + stride - 1) // stride))
             start = t0 * stride + off
+            # slices, and loops over range() indices only: an index like t0 + t could be
+            # negative as far as LLVM knows, and Numba's wraparound would keep it scalar
             for c in range(cg):
                 row = col[j * cg + c]
-                src = x[b, g * cg + c]
-                for t in range(lo):
-                    row[t] = 0
-                for t in range(lo, hi):
-                    row[t] = src[start + t * stride]
-                for t in range(hi, nt):
-                    row[t] = 0
+                row[:lo] = 0
+                row[hi:] = 0
+                if hi > lo:
+                    row[lo:hi] = x[b, g * cg + c, start + lo * stride:start + (hi - 1) * stride + 1:
+                                   stride]
         np.dot(w[g], col, z)
         for o in range(og):
             oc = g * og + o
-            dst = out[b, oc]
+            dst = out[b, oc, t0:t0 + nt]
             zo = z[o]
             bo = bias[oc]
             if act == ACT_GATED:
                 zg = z[og + o]
                 bg = bias[og + o]
                 for t in range(nt):
-                    dst[t0 + t] = _activate(zo[t] + bo, zg[t] + bg, act)
+                    dst[t] = _activate(zo[t] + bo, zg[t] + bg, act)
             else:
                 for t in range(nt):
-                    dst[t0 + t] = _activate(zo[t] + bo, bo, act)
+                    dst[t] = _activate(zo[t] + bo, bo, act)
     if res == RES_IDENTITY:
         for o in range(n_out):
+            dst = out[b, o, t0:t0 + nt]
+            src = x[b, o, t0:t0 + nt]
             for t in range(nt):
-                out[b, o, t0 + t] += x[b, o, t0 + t]
+                dst[t] += src[t]
     elif res == RES_PROJECT:
         r = np.empty((n_out, nt), dtype=x.dtype)
         np.dot(w_res, np.ascontiguousarray(col[(kernel - 1) * n_in:]), r)
         for o in range(n_out):
+            dst = out[b, o, t0:t0 + nt]
+            ro = r[o]
+            bo = b_res[o]
             for t in range(nt):
-                out[b, o, t0 + t] += r[o, t] + b_res[o]
+                dst[t] += ro[t] + bo
 
 
 @njit(parallel=True, cache=True, fastmath=FASTMATH, error_model="numpy")
