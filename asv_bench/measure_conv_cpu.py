@@ -30,18 +30,24 @@ STEPS = 100   # streamed steps per timed call
 
 
 def interleaved(fns, repeats):
-    """Median seconds of each callable, called in turn ``repeats`` times after a warm-up."""
+    """Median wall seconds and median process CPU seconds of each callable, called in turn
+    ``repeats`` times after a warm-up. On the shared machine the CPU time is the steadier figure
+    at one thread (it leaves out the time other jobs held the core); at two threads it also
+    counts the workers' spinning."""
     for fn in fns.values():
         fn()
         fn()
-    times = {name: [] for name in fns}
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
     names = list(fns)
     for r in range(repeats):
         for name in (names if r % 2 == 0 else names[::-1]):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fns[name]()
-            times[name].append(time.perf_counter() - start)
-    return {name: float(np.median(t)) for name, t in times.items()}
+            cpu[name].append(time.process_time() - start_cpu)
+            wall[name].append(time.perf_counter() - start)
+    return ({name: float(np.median(t)) for name, t in wall.items()},
+            {name: float(np.median(t)) for name, t in cpu.items()})
 
 
 def cases(torch):
@@ -93,20 +99,26 @@ def main():
     import numba
     import torch
     from threadpoolctl import threadpool_limits
+
+    from fastseq import _threads
+    _threads._controller()   # load the BLAS Numba calls now, so threadpool_limits reaches it
     print(f"CPU: {describe(args.isa)}; torch {torch.__version__}, numba {numba.__version__}")
     for threads in args.threads:
         numba.set_num_threads(threads)
         torch.set_num_threads(threads)
         print(f"\n{threads} thread(s), median of {args.repeats} interleaved calls\n")
-        print("| case | fastseq | torch | torch / fastseq | goal | max abs err |")
-        print("|---|---|---|---|---|---|")
+        print("| case | fastseq | torch | torch / fastseq | CPU time: fastseq | torch | ratio "
+              "| goal | max abs err |")
+        print("|---|---|---|---|---|---|---|---|---|")
         with threadpool_limits(threads), torch.inference_mode():
             for name, goal, err, fns, per in cases(torch):
-                t = interleaved(fns, args.repeats)
+                t, c = interleaved(fns, args.repeats)
                 f, p = t["fastseq"] / per, t["torch"] / per
+                cf, cp = c["fastseq"] / per, c["torch"] / per
                 unit, scale = ("us", 1e6) if per > 1 else ("ms", 1e3)
                 print(f"| {name} | {f * scale:.2f} {unit} | {p * scale:.2f} {unit} | "
-                      f"{p / f:.2f}x | {goal} | {err:.1e} |", flush=True)
+                      f"{p / f:.2f}x | {cf * scale:.2f} {unit} | {cp * scale:.2f} {unit} | "
+                      f"{cp / max(cf, 1e-12):.2f}x | {goal} | {err:.1e} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -91,10 +91,12 @@ def run_unit(unit: ConvUnit, x: np.ndarray) -> np.ndarray:
     args = (x, unit.w, unit.bias, w_res, b_res, out, geo.stride, geo.dilation, geo.pad_left,
             geo.kernel_size, tile, unit.act, unit.res)
     macs = out.size * unit.w.shape[2] * (2 if unit.act == _conv_cpu.ACT_GATED else 1)
-    if macs < SERIAL_MAX_MACS or _threads.n_workers() == 1:
-        _conv_cpu.conv_block_serial(*args)
-    else:
-        with _threads.single_threaded_blas():
+    # BLAS held to one thread on both paths: each job's product is small, and BLAS threads of
+    # their own would fight Numba's workers (or, on the serial path, spin on a busy machine)
+    with _threads.single_threaded_blas():
+        if macs < SERIAL_MAX_MACS or _threads.n_workers() == 1:
+            _conv_cpu.conv_block_serial(*args)
+        else:
             _conv_cpu.conv_block_cpu(*args)
     return out
 
