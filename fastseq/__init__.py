@@ -27,6 +27,8 @@ _API = {
     "LSTMCell": "fastseq.rnn",
     "GRUCell": "fastseq.rnn",
     "RNNCell": "fastseq.rnn",
+    "Conv1d": "fastseq.conv",
+    "TCN": "fastseq.conv",
 }
 
 __all__ = sorted(_API) + ["__version__"]

@@ -159,7 +159,7 @@ def _formulas(out):
     """{model name: (numeric expression value, stated total)} from the formula lines."""
     result = {}
     for line in out.splitlines():
-        m = re.match(r"^  (Conv1d|RNN \(tanh\)|GRU|LSTM)\s+[^=]+= (.+?) = ([\d,]+)", line)
+        m = re.match(r"^  (Conv1d|TCN|RNN \(tanh\)|GRU|LSTM)\s+[^=]+= (.+?) = ([\d,]+)", line)
         if m:
             result[m.group(1)] = (_arith(m.group(2)), int(m.group(3).replace(",", "")))
     return result
@@ -171,6 +171,22 @@ def _torch_modules(F, H, k, layers, bidirectional):
     kw = dict(num_layers=layers, bidirectional=bidirectional, batch_first=True)
     return torch, {"Conv1d": conv, "RNN (tanh)": torch.nn.RNN(F, H, **kw),
                    "GRU": torch.nn.GRU(F, H, **kw), "LSTM": torch.nn.LSTM(F, H, **kw)}
+
+
+def _check_tcn_row(torch, row, formula, B, T, F, H, k):
+    """The TCN row: dilations 1, 2, 4, ... until the receptive field covers T; parameters of the
+    equivalent torch stack; T * per-step MACs."""
+    from fastseq.cli._compare_conv import tcn_layout, torch_tcn
+    k_tcn, dilations = tcn_layout(T, k)
+    assert 1 + (k_tcn - 1) * sum(dilations) >= T > 1 + (k_tcn - 1) * sum(dilations[:-1]) or \
+        len(dilations) == 1
+    seq = torch_tcn(torch, F, H, k_tcn, dilations)
+    expected = sum(p.numel() for p in seq.parameters())
+    assert int(row["params"].replace(",", "")) == expected and formula == (expected, expected)
+    assert row["output shape"] == str((B, H, T))
+    assert row["sequential steps"] == str(len(dilations))
+    macs = T * sum(m.weight.numel() for m in seq)
+    assert int(row["MACs / sequence"].replace(",", "")) == macs
 
 
 @needs_rnn
@@ -186,8 +202,15 @@ def test_compare_numbers_match_torch(capsys, B, T, F, H, k, layers, bidirectiona
     rc, out, err = run_cli(capsys, *argv)
     assert rc == 0, err
     rows = {r["model"]: r for r in parse_table(out, "model")}
-    assert list(rows) == ["Conv1d", "RNN (tanh)", "GRU", "LSTM"]
+    assert list(rows) == ["Conv1d", "TCN", "RNN (tanh)", "GRU", "LSTM"]
     formulas = _formulas(out)
+    _check_tcn_row(torch, rows["TCN"], formulas["TCN"], B, T, F, H, k)
+    for name, row in rows.items():
+        if bidirectional and name not in ("Conv1d", "TCN"):
+            assert row["fastseq / step"] == "n/a", name   # a bidirectional layer cannot stream
+        else:
+            assert float(row["fastseq / step"].removesuffix(" us")) > 0, name
+        assert row["fastseq within 5 ms"] in ("sequence + step", "sequence", "step", "no")
     D = 2 if bidirectional else 1
     x = torch.randn(B, T, F)
     for name, module in modules.items():
@@ -205,7 +228,7 @@ def test_compare_numbers_match_torch(capsys, B, T, F, H, k, layers, bidirectiona
                 assert int(row["MACs / sequence"].replace(",", "")) == macs
                 assert shape == (B, H, t_out)
                 assert row["sequential steps"] == str(layers)
-                assert row["fastseq / batch"] == "n/a"  # the convolution runs on torch only
+                assert float(row["fastseq / batch"].removesuffix(" ms")) > 0
             else:
                 output, h_n = module(x)
                 if name == "LSTM":
@@ -231,7 +254,7 @@ def test_compare_counts_for_64_features_128_hidden(capsys):
                            "--hidden", 128, "--repeats", 1)
     assert rc == 0, err
     rows = {r["model"]: r["params"] for r in parse_table(out, "model")}
-    assert rows == {"Conv1d": "24,704", "RNN (tanh)": "24,832", "GRU": "74,496",
+    assert rows == {"Conv1d": "24,704", "TCN": "33,024", "RNN (tanh)": "24,832", "GRU": "74,496",
                     "LSTM": "99,328"}
     assert "GRU         G*(H*I + H*H + 2H) = 3*(128*64 + 128*128 + 2*128) = 74,496" in out
 

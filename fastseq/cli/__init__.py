@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--device", choices=devices, default="auto")
     demo.set_defaults(func=_cmd("_demo"))
 
-    compare = sub.add_parser("compare", help="Conv1d vs RNN vs GRU vs LSTM: parameters, shapes, "
-                             "MACs, sequential steps and latency")
+    compare = sub.add_parser("compare", help="Conv1d vs TCN vs RNN vs GRU vs LSTM: parameters, "
+                             "shapes, MACs, sequential steps, latency and streaming")
     compare.add_argument("--batch", type=_positive_int, required=True)
     compare.add_argument("--time", type=_positive_int, required=True)
     compare.add_argument("--features", type=_positive_int, required=True)
@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--bidirectional", action="store_true")
     compare.add_argument("--repeats", type=_positive_int, default=10,
                          help="timed runs per model (the median is shown)")
+    compare.add_argument("--budget-ms", type=float, default=5.0,
+                         help="latency budget: which models stay within it (default 5)")
     compare.add_argument("--device", choices=devices, default="cpu")
     compare.set_defaults(func=_cmd("_compare"))
 

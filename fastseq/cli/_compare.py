@@ -1,20 +1,24 @@
 """``fastseq compare``: the classic sequence-model comparison, made executable.
 
-For a 1D convolution (kernel k, F -> H channels, no padding), an Elman RNN, a GRU and an LSTM of
-the same sizes: parameter counts (torch's two-bias convention, with the formula), output shapes,
-multiply-accumulates per sequence, how many steps must run one after another, and the measured
-latency per batch and per sample, for fastseq and for torch when it is installed.
+For a 1D convolution (kernel k, F -> H channels, no padding), a TCN whose receptive field covers
+the sequence, an Elman RNN, a GRU and an LSTM of the same sizes: parameter counts (torch's two-bias
+convention, with the formula), output shapes, multiply-accumulates per sequence, how many steps
+must run one after another, the measured latency per batch and per sample for whole sequences and
+per streamed step (B = 1), for fastseq and for torch when it is installed, and which models stay
+within a latency budget.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _backend
 from .._defaults import GATES
+from . import _compare_conv
+from ._compare_stream import stream_step_seconds
+from ._compare_timing import median_seconds
 from ._peers import optional_import, torch_peer_device
 
 
@@ -73,18 +77,11 @@ def recurrent_spec(kind, batch, time_steps, features, hidden, layers, bidirectio
                      shape, macs, time_steps * layers)
 
 
-def _median_seconds(fn, repeats, budget=3.0) -> float:
-    """Median of up to ``repeats`` timed calls after one warm-up call (which compiles); stops
-    early once the timed calls took ``budget`` seconds together (one call at the least)."""
-    fn()  # compile / warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-        if sum(times) >= budget:
-            break
-    return float(np.median(times))
+def tcn_spec(batch, time_steps, features, hidden, kernel) -> ModelSpec:
+    """The TCN of :func:`_compare_conv.tcn_layout`: H channels per block, relu, residuals."""
+    params, formula, shape, macs, blocks, rf, k, dilations = _compare_conv.tcn_numbers(
+        batch, time_steps, features, hidden, kernel)
+    return ModelSpec("TCN", params, formula, shape, macs, blocks)
 
 
 def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
@@ -104,16 +101,12 @@ def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
                 torch.cuda.synchronize()
         return call
 
-    fast = peer = None
+    if kind in ("conv", "tcn") and device != "cpu":
+        return None, None   # the convolutions run on the CPU only so far
     if kind == "conv":
-        if torch is not None:
-            mods = [torch.nn.Conv1d(features if i == 0 else hidden, hidden, kernel)
-                    for i in range(layers)]
-            net = torch.nn.Sequential(*mods).eval().to(where)
-            xt = torch.from_numpy(x).transpose(1, 2).contiguous().to(where)
-            with torch.inference_mode():
-                peer = _median_seconds(torch_call(net, xt), repeats)
-        return fast, peer
+        return _compare_conv.measure_conv(x, hidden, kernel, layers, repeats)
+    if kind == "tcn":
+        return _compare_conv.measure_tcn(x, hidden, kernel, repeats)[:2]
     import fastseq
     cls = {"rnn": fastseq.RNN, "gru": fastseq.GRU, "lstm": fastseq.LSTM}[kind]
     if torch is not None:
@@ -124,7 +117,7 @@ def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
         tmod = tmod.to(where)
         xt = torch.from_numpy(x).to(where)
         with torch.inference_mode():
-            peer = _median_seconds(torch_call(tmod, xt), repeats)
+            peer = median_seconds(torch_call(tmod, xt), repeats)
     else:
         layer = cls(features, hidden, num_layers=layers, batch_first=True,
                     bidirectional=bidirectional, device=device, random_state=0)
@@ -133,7 +126,7 @@ def measure(kind, x, hidden, kernel, layers, bidirectional, repeats, device):
     def fast_call():
         layer(xd)
         _backend.synchronize(device)
-    fast = _median_seconds(fast_call, repeats)
+    fast = median_seconds(fast_call, repeats)
     return fast, peer
 
 
@@ -149,7 +142,8 @@ def run(args) -> int:
     if time_steps - layers * (kernel - 1) < 1:
         raise ValueError(f"--kernel: {layers} layer(s) of kernel {kernel} need --time >= "
                          f"{layers * (kernel - 1) + 1}, got {time_steps}")
-    specs = {"conv": conv_spec(batch, time_steps, features, hidden, kernel, layers)}
+    specs = {"conv": conv_spec(batch, time_steps, features, hidden, kernel, layers),
+             "tcn": tcn_spec(batch, time_steps, features, hidden, kernel)}
     for kind in ("rnn", "gru", "lstm"):
         specs[kind] = recurrent_spec(kind, batch, time_steps, features, hidden, layers,
                                      args.bidirectional)
@@ -160,23 +154,45 @@ def run(args) -> int:
     for kind, spec in specs.items():
         fast, peer = measure(kind, x, hidden, kernel, layers, args.bidirectional, args.repeats,
                              device)
+        step_fast, step_peer = stream_step_seconds(kind, features, hidden, kernel, layers,
+                                                   time_steps, args.bidirectional, args.repeats)
+        per_sample = None if fast is None else fast / batch
         rows.append([spec.name, f"{spec.params:,}", spec.output_shape, f"{spec.macs:,}",
-                     str(spec.sequential_steps), _ms(fast),
-                     _ms(None if fast is None else fast / batch), _ms(peer),
-                     _ms(None if peer is None else peer / batch)])
+                     str(spec.sequential_steps), _ms(fast), _ms(per_sample), _ms(peer),
+                     _ms(None if peer is None else peer / batch), _us(step_fast),
+                     _us(step_peer), _within(per_sample, step_fast, args.budget_ms)])
     print_table(["model", "params", "output shape", "MACs / sequence", "sequential steps",
-                 "fastseq / batch", "fastseq / sample", "torch / batch", "torch / sample"], rows)
+                 "fastseq / batch", "fastseq / sample", "torch / batch", "torch / sample",
+                 "fastseq / step", "torch / step", f"fastseq within {args.budget_ms:g} ms"], rows)
     print("\nparameter formulas (torch's convention: two bias vectors per recurrent layer):")
     for spec in specs.values():
         print(f"  {spec.name:<11} {spec.formula}")
     if args.bidirectional:
         print("  (the convolution has no direction; bidirectional applies to the recurrent layers)")
     print(f"\nlatency: median of up to {args.repeats} forward passes after a warm-up (at most "
-          f"about 3 s of passes per model), on {device}; {_threads()}. The convolution runs on "
-          "torch only (fastseq has no convolution).")
-    print("The convolution's steps run in parallel over time (one step per layer); a recurrent "
+          f"about 3 s of passes per model), on {device}; {_threads()}. Both convolutions run on "
+          "fastseq's CPU kernels.")
+    k, dilations = _compare_conv.tcn_layout(time_steps, kernel)
+    print(f"TCN: {len(dilations)} causal residual blocks of kernel {k}, dilations "
+          f"{dilations}, receptive field {1 + (k - 1) * sum(dilations)} >= T = {time_steps}.")
+    print("step: one new sample of one sequence (B = 1), the mean of 64 streamed steps; fastseq "
+          "carries a ring buffer per convolution (init_state / step), torch re-runs its "
+          "convolutions over the receptive field; a bidirectional layer cannot stream.")
+    print(f"within {args.budget_ms:g} ms: 'sequence' when fastseq's per-sample time for whole "
+          "sequences is within the budget, 'step' when one streamed step is.")
+    print("The convolutions' steps run in parallel over time (one step per layer); a recurrent "
           "layer must run its T steps one after another.")
     return 0
+
+
+def _us(seconds):
+    return "n/a" if seconds is None else f"{seconds * 1e6:.1f} us"
+
+
+def _within(per_sample, step, budget_ms):
+    ok = [name for name, s in (("sequence", per_sample), ("step", step))
+          if s is not None and s * 1e3 <= budget_ms]
+    return " + ".join(ok) if ok else "no"
 
 
 def _threads() -> str:

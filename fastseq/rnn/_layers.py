@@ -11,7 +11,7 @@ import warnings
 
 from .. import _backend
 from .._validation import check_float
-from . import _driver, _inputs, _packed, _shapes, _weights
+from . import _driver, _inputs, _packed, _shapes, _streaming, _weights
 
 _TORCH_CLASS = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
 
@@ -159,6 +159,8 @@ class _Layer(_weights.TorchWeights):
         return output, h_n
 
     forward = __call__
+    init_state = _streaming.init_state   # streaming, one time step per call: _streaming.py
+    step = _streaming.step
 
     def __repr__(self):
         extra = "" if self.kind != "rnn" else f", nonlinearity={self.nonlinearity!r}"
