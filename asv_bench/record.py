@@ -1,7 +1,7 @@
 """Record benchmark results into the tracked history (``asv_results/``), one commit at a time.
 
-    python -m asv_bench.record --first-parent main~11..main --quick --bench 'LloydIterations|Quality'
-    python -m asv_bench.record HEAD                 # a commit that just landed
+    python -m asv_bench.record --first-parent --key --quick main~11..main   # the backfill
+    python -m asv_bench.record --key HEAD       # a commit that just landed (or --bench REGEX)
 
 Each commit's source is exported with ``git archive`` into a temporary folder and put first on
 PYTHONPATH, then ``asv run --python=same --set-commit-hash`` times it with the *current* benchmark
@@ -21,6 +21,16 @@ import tarfile
 import tempfile
 
 from .machine import machine_name, register
+
+# the benchmarks recorded for every commit and checked by asv_bench.regress (`--bench` regexes,
+# matched against "name(param, ...)"): fastseq and its peers on the CPU, and the quality tracks
+KEY_BENCHMARKS = [
+    r"LloydIterations.*'cpu'",
+    r"bench_kmeans\.Quality",
+    r"NearestCenters.*'cpu'",
+    r"Layers\('(LSTM|GRU|RNN)', '32x64x128', '(fastseq|torch)', 'cpu'\)",
+    r"bench_rnn\.Accuracy\.track_max_error\(",
+]
 
 
 def commits(spec: str, first_parent: bool = False) -> list[str]:
@@ -64,9 +74,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      epilog="other arguments go to `asv run` (--quick, --bench ...)")
     parser.add_argument("range", help="a commit or a git range (A..B)")
+    parser.add_argument("--key", action="store_true",
+                        help="only the key benchmarks (KEY_BENCHMARKS), as the history holds")
     parser.add_argument("--first-parent", action="store_true",
                         help="in a range, only the commits that landed on its branch")
     args, asv_args = parser.parse_known_args(argv)
+    if args.key:
+        asv_args += [b for regex in KEY_BENCHMARKS for b in ("--bench", regex)]
     machine = machine_name()
     register(machine)
     failed = []
