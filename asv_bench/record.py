@@ -28,7 +28,7 @@ KEY_BENCHMARKS = [
     r"LloydIterations.*'cpu'",
     r"bench_kmeans\.Quality",
     r"NearestCenters.*'cpu'",
-    r"Layers\('(LSTM|GRU|RNN)', '32x64x128', '(fastseq|torch)', 'cpu'\)",
+    r"Layers\.time_layer\('(LSTM|GRU|RNN)', '32x64x128', '(fastseq|torch)', 'cpu'\)",
     r"bench_rnn\.Accuracy\.track_max_error\(",
 ]
 
