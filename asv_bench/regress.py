@@ -2,7 +2,9 @@
 benchmarks; exit 1 when one got slower (or less accurate) beyond the noise factor.
 
     python -m asv_bench.regress                  # key benchmarks, factor 1.25
-    python -m asv_bench.regress --factor 1.5 --bench 'NearestCenters.*cpu'
+    python -m asv_bench.regress --factor 1.5 --bench 'NearestCenters.*cpu' -a processes=1
+
+Run it from the repository root (the working tree there is what gets timed).
 
 The working tree (tracked and untracked files that git does not ignore) is filed as a commit
 object that no branch points to, timed with ``asv run --python=same`` into a temporary copy of the
@@ -82,14 +84,15 @@ def compare(config: str, before: str, after: str, machine: str, factor: float) -
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     epilog="other arguments go to `asv run` (-a repeat=5 ...)")
     parser.add_argument("--config", default="asv.conf.json")
     parser.add_argument("--factor", type=float, default=1.25,
                         help="slowdown ratio counted as a regression (default 1.25)")
     parser.add_argument("--bench", action="append", default=None,
                         help="benchmark regex (repeatable); the key benchmarks by default")
     parser.add_argument("--quick", action="store_true", help="one sample per benchmark")
-    args = parser.parse_args(argv)
+    args, asv_args = parser.parse_known_args(argv)
 
     from asv.config import Config
     results_dir = Config.load(args.config).results_dir
@@ -109,7 +112,8 @@ def main(argv=None):
             shutil.copy(path, os.path.join(scratch, machine))
         config = _config_with_results(args.config, scratch, tmp)
         benches = [b for regex in (args.bench or KEY_BENCHMARKS) for b in ("--bench", regex)]
-        extra = ["--config", config, "--record-samples", *benches, *(["--quick"] * args.quick)]
+        extra = ["--config", config, "--record-samples", *benches, *(["--quick"] * args.quick),
+                 *asv_args]
         if asv_run(after, os.getcwd(), extra, machine) != 0:
             raise SystemExit("asv run failed on the working tree")
         worsened = compare(config, before, after, machine, args.factor)
