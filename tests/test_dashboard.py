@@ -24,8 +24,9 @@ pytest.importorskip("asv", reason="the dashboard needs asv: pip install -e '.[be
 @pytest.fixture(scope="module")
 def html_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("dashboard") / "html"
-    subprocess.run([sys.executable, "-m", "asv_bench.publish", "--html-dir", str(out)],
-                   cwd=ROOT, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "asv_bench.publish", "--html-dir", str(out)],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return out
 
 
