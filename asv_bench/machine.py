@@ -14,8 +14,6 @@ import argparse
 import os
 import platform
 import re
-import subprocess
-import sys
 
 from ._isa import cpu_flags, cpu_model
 
@@ -66,12 +64,17 @@ def machine_name(model_name: str | None = None, flags: set | None = None,
 
 
 def register(name: str) -> None:
-    """File ``name`` in ~/.asv-machine.json with this computer's details (asv's own command)."""
-    cmd = [sys.executable, "-m", "asv", "machine", "--yes", "--machine", name,
-           "--cpu", f"{cpu_model()} ({widest_isa(cpu_flags())})",
-           "--num_cpu", str(os.cpu_count()), "--arch", platform.machine(),
-           "--os", f"{platform.system()} {platform.release()}"]
-    subprocess.run(cmd, check=True)
+    """File ``name`` in ~/.asv-machine.json with what identifies the CPU kind: model and ISA,
+    core count, architecture. The host's OS release and RAM are left out: asv draws one line per
+    distinct set of these values, and two hosts of one kind must share it. (Written through asv's
+    API: ``asv machine --yes`` drops every value equal to its own default.)"""
+    from asv.machine import MachineCollection
+    MachineCollection.save(name, machine_info(name))
+
+
+def machine_info(name: str) -> dict:
+    return {"machine": name, "cpu": f"{cpu_model()} ({widest_isa(cpu_flags())})",
+            "num_cpu": str(os.cpu_count()), "arch": platform.machine()}
 
 
 def main(argv=None):
