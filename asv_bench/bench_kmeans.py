@@ -23,7 +23,7 @@ class LloydIterations:
     """Ten Lloyd iterations from the same initial centers (tol=0, so all ten run)."""
 
     params = (SHAPES, ["fastseq", "sklearn", "faiss"], DEVICES)
-    param_names = ["n_d_k", "implementation", "device"]
+    param_names = ["rows x features x clusters", "implementation", "device"]
     timeout = 600
     number = 1
     repeat = 3
@@ -59,6 +59,8 @@ class LloydIterations:
         self.run()
         sync(self.device)
 
+    time_ten_iterations.pretty_name = "KMeans: ten Lloyd iterations, fastseq vs scikit-learn, faiss"
+
 
 class FullFit:
     """fit with the defaults (k-means++, n_init=1, tol=1e-4) at n=200,000, d=64, k=256."""
@@ -88,6 +90,8 @@ class FullFit:
         self.run()
         sync(self.device)
 
+    time_fit.pretty_name = "KMeans: default fit 200000 x 64, k = 256, fastseq vs scikit-learn"
+
 
 class Quality:
     """Inertia of fastseq's default fit relative to scikit-learn's (same seed; below 1 is better)."""
@@ -109,6 +113,8 @@ class Quality:
         return float(ours / ref)
 
     track_digits_inertia_ratio_to_sklearn.unit = "ratio"
+    track_digits_inertia_ratio_to_sklearn.pretty_name = (
+        "KMeans quality: inertia / scikit-learn's on digits, k = 10 (below 1 is better)")
 
 
 class KMeansMemory:

@@ -45,7 +45,7 @@ class Layers:
     """One whole-sequence layer call (input projection included), T = 100, float32."""
 
     params = (KINDS, SHAPES, ["fastseq", "torch"], DEVICES)
-    param_names = ["kind", "B_I_H", "implementation", "device"]
+    param_names = ["kind", "batch x input x hidden", "implementation", "device"]
     timeout = 300
 
     def setup(self, kind, shape, implementation, device):
@@ -73,12 +73,14 @@ class Layers:
         self.run()
         sync(self.device)
 
+    time_layer.pretty_name = "RNN layers: one call, T = 100, fastseq vs torch"
+
 
 class Cells:
     """One cell step, I = 64, H = 128, float32."""
 
     params = (KINDS, [1, 32], ["fastseq", "torch"], DEVICES)
-    param_names = ["kind", "B", "implementation", "device"]
+    param_names = ["kind", "batch", "implementation", "device"]
 
     def setup(self, kind, B, implementation, device):
         require(device)
@@ -108,6 +110,8 @@ class Cells:
     def time_cell_step(self, kind, B, implementation, device):
         self.run()
         sync(self.device)
+
+    time_cell_step.pretty_name = "RNN cells: one step, I = 64, H = 128, fastseq vs torch"
 
 
 class Accuracy:
@@ -143,3 +147,7 @@ class Accuracy:
             want = pad_packed_sequence(self.m(packed)[0], batch_first=True, total_length=T)[0]
         got = self.f(self.x, lengths=self.lengths)[0]
         return float(np.abs(got.astype(np.float64) - want.numpy()).max())
+
+    track_max_error.pretty_name = "RNN layers quality: max abs error vs torch, T = 100, B = 8"
+    track_max_error_variable_lengths.pretty_name = (
+        "RNN layers quality: max abs error vs torch, variable lengths")

@@ -158,7 +158,7 @@ def plots(merged, directory):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--results", default=".asv/results")
+    parser.add_argument("--results", default="asv_results")
     parser.add_argument("--commit", default=None)
     parser.add_argument("--plots", default=None, help="directory for one PNG per topic")
     args = parser.parse_args(argv)
