@@ -32,7 +32,7 @@ import warnings
 import numpy as np
 from numba import cuda
 
-from .._backend import is_cupy_array
+from .._backend import is_cupy_array, numba_device_array
 from .._defaults import GATES
 from ._cuda_plan import (ACTS, KINDS, POINTWISE_THREADS, SMEM_BUDGET, optin_smem_budget,
                          plan_persistent, refuse_optin, sm_count)
@@ -46,13 +46,8 @@ def _stream(xp):
 
 
 def _dev(a, xp):
-    """Hand CuPy arrays to Numba without the per-launch stream synchronisation of the CUDA array
-    interface (we launch on CuPy's current stream, so ordering already holds)."""
-    if xp is np:
-        return a
-    desc = dict(a.__cuda_array_interface__)
-    desc.pop("stream", None)  # no per-array Numba stream object: launches name CuPy's stream
-    return cuda.from_cuda_array_interface(desc, owner=a, sync=False)
+    """Hand CuPy arrays to Numba without a stream synchronisation (``_backend``)."""
+    return a if xp is np else numba_device_array(a)
 
 
 def recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlinearity, w_hr, *,
