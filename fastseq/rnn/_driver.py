@@ -91,12 +91,23 @@ def with_ones(xp, parts, T, B, dtype):
     return buf
 
 
-def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity, device):
+def path_summary(device, record):
+    """What a call ran, for a layer's ``last_path``: "cpu" on the CPU; on the GPU the CUDA paths
+    of its layers and directions (``recurrence_cuda``'s ``record``), distinct ones joined by
+    "+" in order ("persistent", "stepwise", "persistent+stepwise")."""
+    if device == "cpu":
+        return "cpu"
+    return "+".join(dict.fromkeys(r["path"] for r in record))
+
+
+def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity, device,
+              record=None):
     """Run all layers and directions.
 
     x (T, B, I) time-major on the device (any layout); h0 (L*D, B, H_out); c0 (L*D, B, H) for an
     LSTM, else None; lengths (B,) int64 on the device. Returns output (T, B, D*H_out), h_n
-    (L*D, B, H_out) and c_n (L*D, B, H) or None, all on the device.
+    (L*D, B, H_out) and c_n (L*D, B, H) or None, all on the device. On the GPU, ``record`` (a
+    list) gets what each layer and direction ran (see ``recurrence_cuda``).
     """
     if device == "cpu":
         from .._threads import single_threaded_blas
@@ -106,13 +117,16 @@ def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonli
                               nonlinearity, device, project)
     xp = _backend.get_namespace(device)
     return _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity,
-                      device, xp.matmul)
+                      device, xp.matmul, record)
 
 
 def _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity, device,
-               matmul):
+               matmul, record=None):
     xp = _backend.get_namespace(device)
     rec = recurrence_for(device)
+    if device == "cuda" and record is not None:
+        import functools
+        rec = functools.partial(rec, record=record)
     T, B, _ = x.shape
     dtype = h0.dtype
     inp = with_ones(xp, [x], T, B, dtype)
@@ -136,8 +150,9 @@ def _run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonl
     return output, xp.stack(h_n), (xp.stack(c_n) if kind == "lstm" else None)
 
 
-def run_cell(kind, unit, x, h0, c0, nonlinearity, device):
-    """One cell step: x (B, I), h0 (B, H), c0 (B, H) or None on the device; returns (h, c or None)."""
+def run_cell(kind, unit, x, h0, c0, nonlinearity, device, record=None):
+    """One cell step: x (B, I), h0 (B, H), c0 (B, H) or None on the device; returns (h, c or None).
+    ``record`` as in :func:`run_stack`."""
     xp = _backend.get_namespace(device)
     B = x.shape[0]
     x1 = with_ones(xp, [x[None]], 1, B, h0.dtype)[0]
@@ -151,6 +166,7 @@ def run_cell(kind, unit, x, h0, c0, nonlinearity, device):
                                      nonlinearity, None)
         return h, c
     xproj = xp.matmul(x1, unit.w_in)[None]
+    kw = {} if record is None else {"record": record}
     _, h, c = recurrence_for(device)(kind, xproj, unit.w_hh, unit.b_hh, h0, c0, lengths, False,
-                                     nonlinearity, None)
+                                     nonlinearity, None, **kw)
     return h, c
