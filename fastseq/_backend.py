@@ -193,3 +193,22 @@ def synchronize(device: str) -> None:
     if device == "cuda":
         import cupy
         cupy.cuda.get_current_stream().synchronize()
+
+
+def numba_device_array(a):
+    """A Numba device-array view of the CuPy array ``a`` that a Numba kernel launch takes as is.
+
+    Handing a CuPy array straight to a launch makes numba-cuda call
+    ``as_cuda_array(a, sync=True)``, which synchronises the array's stream: once per array per
+    launch, so the host would wait for every queued GEMM. The view is built without that
+    synchronisation and without the interface's stream (launches name CuPy's current stream, so
+    ordering already holds). Anything without ``__cuda_array_interface__`` (NumPy arrays under the
+    simulator, scalars) is returned unchanged.
+    """
+    desc = getattr(a, "__cuda_array_interface__", None)
+    if desc is None:
+        return a
+    from numba import cuda
+    desc = dict(desc)
+    desc.pop("stream", None)
+    return cuda.from_cuda_array_interface(desc, owner=a, sync=False)

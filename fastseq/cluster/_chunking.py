@@ -15,6 +15,7 @@ from .._defaults import (CPU_MAX_ROWS, CPU_MIN_ROWS, CPU_TILE_BYTES, GPU_WORKING
                          MAX_SLOTS, SILHOUETTE_CHUNK_ROWS, SILHOUETTE_COL_BLOCK,
                          SILHOUETTE_MIN_ROWS, SLOT_BYTES, STREAM_CHUNK_ROWS, SYMMETRIC_MAX_MIB)
 from .._threads import n_workers
+from ._cuda_launch import GRID_LIMITS, max_chunk_rows, silhouette_max_rows
 
 
 def cpu_rows_per_chunk(k: int, itemsize: int, working_memory=None) -> int:
@@ -34,10 +35,12 @@ def cpu_rows_per_chunk(k: int, itemsize: int, working_memory=None) -> int:
     return rows
 
 
-def gpu_rows_per_chunk(k: int, d: int, itemsize: int, working_memory=None) -> int:
-    """Rows per GPU chunk: the (rows, k) product tile plus the shifted rows fit in the budget."""
+def gpu_rows_per_chunk(k: int, d: int, itemsize: int, working_memory=None,
+                       limits=GRID_LIMITS) -> int:
+    """Rows per GPU chunk: the (rows, k) product tile plus the shifted rows fit in the budget,
+    and every launch over the chunk fits the grid ``limits`` (``_cuda_launch``)."""
     budget = (GPU_WORKING_MEMORY_MIB if working_memory is None else working_memory) * 2**20
-    return max(1, int(budget // ((k + d) * itemsize)))
+    return max(1, min(int(budget // ((k + d) * itemsize)), max_chunk_rows(k, d, limits)))
 
 
 def lloyd_layout(n, k, d, itemsize, working_memory=None):
@@ -67,11 +70,11 @@ def silhouette_cpu_rows(k, working_memory=None):
     return rows
 
 
-def silhouette_gpu_rows(n, k, working_memory=None):
+def silhouette_gpu_rows(n, k, working_memory=None, limits=GRID_LIMITS):
     """Rows per GPU silhouette chunk: the (rows, n) float64 product tile and (rows, k) sums fit
-    the budget."""
+    the budget, and the (row, cluster) grid fits the grid ``limits``."""
     budget = (GPU_WORKING_MEMORY_MIB if working_memory is None else working_memory) * 2**20
-    return max(1, int(budget // ((n + k) * 8)))
+    return max(1, min(int(budget // ((n + k) * 8)), silhouette_max_rows(k, limits)))
 
 
 def symmetric_plan(lab, k, rows, working_memory=None):

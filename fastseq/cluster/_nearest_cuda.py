@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import cuda, float64, int64
 
-ROWS_PER_BLOCK = 8
-LANES = 32
+from .._backend import numba_device_array
+from ._cuda_launch import LANES, ROWS_PER_BLOCK, check_grid, direct_grid
 
 
 @cuda.jit
@@ -111,22 +111,26 @@ def nearest_direct_cuda(X, C, xp):
     n = X.shape[0]
     labels = xp.empty(n, dtype=np.int64)
     sqdist = xp.empty(n, dtype=np.float64)
-    threads = 128
-    _launch(nearest_direct, ((n + threads - 1) // threads,), (threads,), stream,
-            X, C, labels, sqdist)
+    if n:
+        _launch(nearest_direct, *direct_grid(n), stream, X, C, labels, sqdist)
     return labels, sqdist
 
 
-def assign_chunk_cuda(X, C, Cs_t, cnorm, shift, start, stop, labels, sqdist, xp, stream):
+def assign_chunk_cuda(X, C, Cs_t, cnorm, shift, start, stop, labels, sqdist, xp, stream,
+                      grid_block):
     """Rows start..stop: the shifted cuBLAS product with Cs_t = (C - shift).T (d, k), then the
-    fused argmin kernel writes labels and exact float64 squared distances to C."""
+    fused argmin kernel writes labels and exact float64 squared distances to C. ``grid_block``
+    is the chunk's argmin launch (``_cuda_launch.lloyd_chunk_grids``)."""
     tile = xp.matmul(X[start:stop] - shift, Cs_t)
-    blocks = (stop - start + ROWS_PER_BLOCK - 1) // ROWS_PER_BLOCK
-    _launch(argmin_rows, (blocks,), (LANES, ROWS_PER_BLOCK), stream,
-            tile, cnorm, X, C, start, labels, sqdist)
+    _launch(argmin_rows, *grid_block, stream, tile, cnorm, X, C, start, labels, sqdist)
 
 
 def _launch(kernel, grid, block, stream, *args):
+    """Launch ``kernel`` on ``stream`` (None: the default) after checking the grid against the
+    device limits; CuPy arrays are handed over as Numba views without a stream synchronisation
+    (``_backend.numba_device_array``)."""
+    grid = check_grid(grid, block, what=getattr(kernel, "__name__", "kernel"))
+    args = [numba_device_array(a) for a in args]
     if stream is None:
         kernel[grid, block](*args)
     else:

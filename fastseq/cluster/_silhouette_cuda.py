@@ -29,10 +29,10 @@ import math
 import numpy as np
 from numba import cuda, float64
 
+from ._cuda_launch import silhouette_chunk_grids
 from ._nearest_cuda import _launch, _launch_kwargs
 
 LANES = 128  # threads per (row, cluster) block on a GPU; a power of two
-REDUCE_THREADS = 128
 
 
 @functools.lru_cache(maxsize=None)
@@ -138,11 +138,11 @@ def silhouette_sums_cuda(X, labels, counts, gemm, rows_per_chunk, xp, *, lanes=L
     for start in range(0, n, rows_per_chunk):
         m = min(rows_per_chunk, n - start)
         sums = xp.empty((m, k), dtype=np.float64)
+        grids = silhouette_chunk_grids(m, k, lanes)
         if gemm:
             tile = xp.matmul(X[start:start + m], Xt)
-            _launch(seg_gemm, (m * k,), (lanes,), stream, tile, norms, start, offsets, sums)
+            _launch(seg_gemm, *grids["segment_sums"], stream, tile, norms, start, offsets, sums)
         else:
-            _launch(seg_direct, (m * k,), (lanes,), stream, X, start, offsets, sums)
-        _launch(reduce, ((m + REDUCE_THREADS - 1) // REDUCE_THREADS,), (REDUCE_THREADS,), stream,
-                sums, start, labels, counts, intra, inter)
+            _launch(seg_direct, *grids["segment_sums"], stream, X, start, offsets, sums)
+        _launch(reduce, *grids["reduce_rows"], stream, sums, start, labels, counts, intra, inter)
     return intra, inter

@@ -34,6 +34,7 @@ class _Cell(_weights.TorchWeights):
         self._weights = _weights.init_uniform(self._shapes, self.hidden_size, self.dtype,
                                               random_state)
         self._cache = _driver.DeviceWeights()
+        self.last_path = None   # what the last call ran: "cpu", "persistent", "stepwise", ...
 
     def _suffixes(self):
         return [""]   # a cell's parameters are weight_ih, weight_hh, ... without a layer suffix
@@ -67,7 +68,9 @@ class _Cell(_weights.TorchWeights):
                                         (B,) if call.batched else (), (B,), self.hidden_size,
                                         self.hidden_size, self.dtype, call.xp)
         (u,) = self._device_units(call.device)
-        h, c = _driver.run_cell(self.kind, u, x, h0, c0, self.nonlinearity, call.device)
+        record = []
+        h, c = _driver.run_cell(self.kind, u, x, h0, c0, self.nonlinearity, call.device, record)
+        self.last_path = _driver.path_summary(call.device, record)  # what ran, see the layers
         if not call.batched:
             h = h[0]
             c = None if c is None else c[0]

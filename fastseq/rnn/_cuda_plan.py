@@ -15,6 +15,7 @@ never imports the kernels; CuPy and Numba only inside the functions that query a
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def persistent_smem_elements(G, U, PU, K, H, B, nt, has_proj):
 
 
 def plan_persistent(kind, B, H, K, HO, has_proj, itemsize, n_sm, *, units_per_block=None,
-                    threads=None, smem_budget=None, max_block_macs=None):
+                    threads=None, smem_budget=None, max_block_macs=None, coresident=None):
     """Launch plan of the persistent kernel, or None when it should not run.
 
     kind "lstm" | "gru" | "rnn"; B batch rows; H hidden size; K = H_in (columns of W_hh); HO
@@ -69,7 +70,10 @@ def plan_persistent(kind, B, H, K, HO, has_proj, itemsize, n_sm, *, units_per_bl
     its multiply-adds per step (G*U*B*K, plus PU*B*H with a projection) are at most
     ``max_block_macs``; beyond that the per-step cuBLAS path is expected to win
     (docs/rnn_cuda.md, to be confirmed on the GPU). ``units_per_block`` fixes U (only the grid
-    and shared-memory limits apply then); ``threads`` must be a power of two.
+    and shared-memory limits apply then); ``threads`` must be a power of two. ``coresident``
+    (threads, smem_bytes) -> blocks, when given, is the device's co-resident limit for the kernel
+    (the occupancy API, :func:`._recurrence_cuda_driver.co_resident_blocks`): the grid must not
+    exceed it either, since the grid barrier waits for every block.
     """
     G = GATES[kind]
     nt = threads or (SIM_THREADS if running_in_simulator() else DEFAULT_THREADS)
@@ -86,7 +90,8 @@ def plan_persistent(kind, B, H, K, HO, has_proj, itemsize, n_sm, *, units_per_bl
         return dict(blocks=blocks, threads=nt, U=U, PU=PU, smem_bytes=smem, macs=macs)
 
     def ok(p):
-        return p["blocks"] <= n_sm and p["smem_bytes"] <= smem_budget
+        return (p["blocks"] <= n_sm and p["smem_bytes"] <= smem_budget
+                and (coresident is None or p["blocks"] <= coresident(nt, p["smem_bytes"])))
 
     if units_per_block is not None:      # explicit tuning: only the hard limits apply
         p = make(int(units_per_block))
@@ -148,10 +153,19 @@ def optin_smem_budget(device_id: int, dtype_name: str, allow) -> int:
         return SMEM_BUDGET
     try:
         optin = int(_device_properties(device_id)["sharedMemPerBlockOptin"])
-        allow(dtype_name, optin)
-        return max(optin, SMEM_BUDGET)
-    except Exception:
+    except Exception:   # no usable device: nothing to warn about, the plan stays small
         return SMEM_BUDGET
+    if optin <= SMEM_BUDGET:
+        return SMEM_BUDGET
+    try:
+        allow(dtype_name, optin)
+    except Exception as exc:
+        warnings.warn(f"could not raise the {dtype_name} persistent recurrence kernel's shared "
+                      f"memory limit to {optin} bytes on device {device_id} "
+                      f"({type(exc).__name__}: {exc}); plans above {SMEM_BUDGET} bytes run the "
+                      "stepwise path there", RuntimeWarning, stacklevel=2)
+        return SMEM_BUDGET
+    return optin
 
 
 def refuse_optin(device_id: int) -> None:

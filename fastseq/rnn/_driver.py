@@ -80,12 +80,23 @@ def with_ones(xp, parts, T, B, dtype):
     return buf
 
 
-def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity, device):
+def path_summary(device, record):
+    """What a call ran, for a layer's ``last_path``: "cpu" on the CPU; on the GPU the CUDA paths
+    of its layers and directions (``recurrence_cuda``'s ``record``), distinct ones joined by
+    "+" in order ("persistent", "stepwise", "persistent+stepwise")."""
+    if device == "cpu":
+        return "cpu"
+    return "+".join(dict.fromkeys(r["path"] for r in record))
+
+
+def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonlinearity, device,
+              record=None):
     """Run all layers and directions.
 
     x (T, B, I) time-major on the device (any layout); h0 (L*D, B, H_out); c0 (L*D, B, H) for an
     LSTM, else None; lengths (B,) int64 on the device. Returns output (T, B, D*H_out), h_n
-    (L*D, B, H_out) and c_n (L*D, B, H) or None, all on the device.
+    (L*D, B, H_out) and c_n (L*D, B, H) or None, all on the device. On the GPU, ``record`` (a
+    list) gets what each layer and direction ran (see ``recurrence_cuda``).
     """
     if device == "cpu":
         from ._stack_cpu import run_stack_cpu
@@ -107,7 +118,7 @@ def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonli
             xproj = xp.matmul(flat, u.w_in).reshape(T, B, u.w_in.shape[1])
             out, h, c = recurrence_cuda(kind, xproj, u.w_hh, u.b_hh, h0[i],
                                         None if c0 is None else c0[i], lengths, d == 1,
-                                        nonlinearity, u.w_hr)
+                                        nonlinearity, u.w_hr, record=record)
             outs.append(out)
             h_n.append(h)
             c_n.append(c)
@@ -117,8 +128,9 @@ def run_stack(kind, units, x, h0, c0, lengths, num_layers, num_directions, nonli
     return output, xp.stack(h_n), (xp.stack(c_n) if kind == "lstm" else None)
 
 
-def run_cell(kind, unit, x, h0, c0, nonlinearity, device):
-    """One cell step: x (B, I), h0 (B, H), c0 (B, H) or None on the device; returns (h, c or None)."""
+def run_cell(kind, unit, x, h0, c0, nonlinearity, device, record=None):
+    """One cell step: x (B, I), h0 (B, H), c0 (B, H) or None on the device; returns (h, c or None).
+    ``record`` as in :func:`run_stack`."""
     xp = _backend.get_namespace(device)
     B = x.shape[0]
     if device == "cpu":
@@ -128,5 +140,6 @@ def run_cell(kind, unit, x, h0, c0, nonlinearity, device):
     x1 = with_ones(xp, [x[None]], 1, B, h0.dtype)[0]
     xproj = xp.matmul(x1, unit.w_in)[None]
     _, h, c = recurrence_cuda(kind, xproj, unit.w_hh, unit.b_hh, h0, c0,
-                              xp.ones(B, dtype=np.int64), False, nonlinearity, None)
+                              xp.ones(B, dtype=np.int64), False, nonlinearity, None,
+                              record=record)
     return h, c

@@ -32,11 +32,13 @@ import warnings
 import numpy as np
 from numba import cuda
 
-from .._backend import is_cupy_array
+from .._backend import is_cupy_array, numba_device_array
 from .._defaults import GATES
 from ._cuda_plan import (ACTS, KINDS, POINTWISE_THREADS, SMEM_BUDGET, optin_smem_budget,
                          plan_persistent, refuse_optin, sm_count)
-from ._recurrence_cuda_kernels import allow_persistent_smem, kernels, numba_float
+from ._recurrence_cuda_driver import launch_cooperative
+from ._recurrence_cuda_kernels import (allow_persistent_smem, cooperative_persistent, kernels,
+                                       numba_float, persistent_coresident)
 
 
 def _stream(xp):
@@ -46,17 +48,12 @@ def _stream(xp):
 
 
 def _dev(a, xp):
-    """Hand CuPy arrays to Numba without the per-launch stream synchronisation of the CUDA array
-    interface (we launch on CuPy's current stream, so ordering already holds)."""
-    if xp is np:
-        return a
-    desc = dict(a.__cuda_array_interface__)
-    desc.pop("stream", None)  # no per-array Numba stream object: launches name CuPy's stream
-    return cuda.from_cuda_array_interface(desc, owner=a, sync=False)
+    """Hand CuPy arrays to Numba without a stream synchronisation (``_backend``)."""
+    return a if xp is np else numba_device_array(a)
 
 
 def recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlinearity, w_hr, *,
-                    path="auto", units_per_block=None, threads=None):
+                    path="auto", units_per_block=None, threads=None, record=None):
     """Run one layer and direction of a recurrent network over all steps on the GPU.
 
     kind: "lstm" | "gru" | "rnn"; xproj (T, B, G*H) = x @ W_ih.T + b_ih; w_hh (G*H, H_in);
@@ -66,7 +63,9 @@ def recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlinear
     Returns (out (T, B, H_out), h_n (B, H_out), c_n (B, H) or None) in the array module of
     ``xproj`` (CuPy; NumPy under the CUDA simulator), its dtype (float32 or float64).
     ``path`` = "auto" | "persistent" | "stepwise"; ``units_per_block`` and ``threads`` override
-    the persistent plan (tuning and tests). Inputs are not modified.
+    the persistent plan (tuning and tests). ``record``, a list, gets one dict per call saying
+    what ran: path ("persistent" | "stepwise"), the plan (or None) and why the automatic choice
+    went stepwise (or None). Inputs are not modified.
     """
     xp = np
     if is_cupy_array(xproj):
@@ -104,37 +103,50 @@ def recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlinear
     d = functools.partial(_dev, xp=xp)
 
     plan = None
+    why = "asked for" if path == "stepwise" else None
     if path != "stepwise":
-        budget = SMEM_BUDGET if xp is np else optin_smem_budget(xp.cuda.Device().id, dtype.name,
-                                                                allow_persistent_smem)
-        plan = plan_persistent(kind, B, H, K, HO, has_proj, dtype.itemsize, n_sm,
-                               units_per_block=units_per_block, threads=threads,
-                               smem_budget=budget)
+        plan, why = _persistent_plan(kind, B, H, K, HO, has_proj, dtype, n_sm, xp,
+                                     units_per_block, threads)
         if plan is None and path == "persistent":
             raise ValueError(f"path='persistent' does not fit this shape (B={B}, H={H}, "
-                             f"{n_sm} SMs, {budget} bytes of shared memory per block)")
+                             f"{n_sm} SMs): {why}")
     if plan is not None:
         # slots 0, 1: h double buffer; slot 2 (projection only): y = o*tanh(c)
         gbuf = xp.empty((3, B * max(HO, H)) if has_proj else (2, B * HO), dtype=dtype)
         bar = xp.zeros(1, dtype=np.int32)
         c_n_ = c_n if c_n is not None else dummy
-        try:
-            persistent[plan["blocks"], plan["threads"], stream, plan["smem_bytes"]](
-                k, act, int(has_proj), H, d(xproj), d(w_hh), d(b_hh), d(w_hr_), d(h0), d(c0_),
+        args = (k, act, int(has_proj), H, d(xproj), d(w_hh), d(b_hh), d(w_hr_), d(h0), d(c0_),
                 d(lengths), int(bool(reverse)), d(gbuf), d(bar), d(out), d(h_n), d(c_n_),
                 plan["U"], plan["PU"])
+        try:
+            if xp is np:    # the simulator: one block, a plain launch
+                persistent[plan["blocks"], plan["threads"], stream, plan["smem_bytes"]](*args)
+            else:
+                launch_cooperative(cooperative_persistent(dtype.name), plan["blocks"],
+                                   plan["threads"], stream, plan["smem_bytes"], args)
+            if record is not None:
+                record.append(dict(path="persistent", plan=plan, why=None))
             return out, h_n, c_n
         except Exception as exc:
-            if xp is np or plan["smem_bytes"] <= SMEM_BUDGET:
+            if xp is np:
                 raise
-            # the opt-in shared memory limit did not take: never ask for it again here
-            warnings.warn(f"persistent recurrence kernel with {plan['smem_bytes']} bytes of "
-                          f"shared memory failed to launch ({type(exc).__name__}: {exc}); "
-                          f"staying under {SMEM_BUDGET} bytes on this device", RuntimeWarning)
-            refuse_optin(xp.cuda.Device().id)
-            return recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse,
-                                   nonlinearity, w_hr, path=path,
-                                   units_per_block=units_per_block, threads=threads)
+            if plan["smem_bytes"] > SMEM_BUDGET:
+                # the opt-in shared memory limit did not take: never ask for it again here
+                warnings.warn(f"persistent recurrence kernel with {plan['smem_bytes']} bytes of "
+                              f"shared memory failed to launch ({type(exc).__name__}: {exc}); "
+                              f"staying under {SMEM_BUDGET} bytes on this device", RuntimeWarning)
+                refuse_optin(xp.cuda.Device().id)
+                return recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse,
+                                       nonlinearity, w_hr, path=path,
+                                       units_per_block=units_per_block, threads=threads,
+                                       record=record)
+            if path == "persistent":
+                raise
+            # e.g. CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE: the grid cannot be co-resident now
+            warnings.warn(f"cooperative launch of the persistent recurrence kernel "
+                          f"({plan['blocks']} blocks) failed ({type(exc).__name__}: {exc}); "
+                          "running the stepwise path", RuntimeWarning)
+            why = f"cooperative launch failed: {type(exc).__name__}"
 
     # stepwise: per step one GEMM (+ one with a projection) and one fused kernel (+ commit)
     maxlen = int(lengths.max())
@@ -166,4 +178,27 @@ def recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, reverse, nonlinear
         out[maxlen:] = 0
     if kind == "lstm":
         c_n[...] = c
+    if record is not None:
+        record.append(dict(path="stepwise", plan=None, why=why))
     return out, h_n, c_n
+
+
+def _persistent_plan(kind, B, H, K, HO, has_proj, dtype, n_sm, xp, units_per_block, threads):
+    """(plan, None), or (None, why not): the persistent plan under the device's shared-memory
+    budget (with the opt-in) and, on a GPU, its co-resident limit from the occupancy API."""
+    coresident = None
+    if xp is np:
+        budget = SMEM_BUDGET
+    else:
+        dev = xp.cuda.Device().id
+        budget = optin_smem_budget(dev, dtype.name, allow_persistent_smem)
+
+        def coresident(nt, smem):
+            return persistent_coresident(dev, dtype.name, nt, smem, n_sm)
+    plan = plan_persistent(kind, B, H, K, HO, has_proj, dtype.itemsize, n_sm,
+                           units_per_block=units_per_block, threads=threads,
+                           smem_budget=budget, coresident=coresident)
+    if plan is not None:
+        return plan, None
+    return None, (f"no persistent plan within {n_sm} co-resident blocks, {budget} bytes of "
+                  "shared memory per block and the work cap")

@@ -134,14 +134,33 @@ def kernel_signatures(dtype):
     }
 
 
+@functools.lru_cache(maxsize=None)
+def cooperative_persistent(dtype_name: str):
+    """The persistent kernel of ``dtype_name`` compiled for its signature and marked for a
+    cooperative launch (``_recurrence_cuda_driver``); GPU only."""
+    from ._recurrence_cuda_driver import cooperative_kernel
+    dispatcher, _, _ = kernels(numba_float(dtype_name))
+    return cooperative_kernel(dispatcher, kernel_signatures(dtype_name)["persistent"][1])
+
+
+def _persistent_handle(dtype_name: str):
+    return cooperative_persistent(dtype_name)._codelibrary.get_cufunc().handle
+
+
 def allow_persistent_smem(dtype_name: str, nbytes: int) -> None:
     """Let the compiled persistent kernel of ``dtype_name`` use ``nbytes`` of dynamic shared
-    memory. This reaches into Numba's compiled-kernel object (the same call Numba makes for the
-    carveout attribute)."""
-    from numba.cuda.cudadrv.driver import binding, driver
+    memory, with the driver call its handle type needs (``set_max_dynamic_smem``). The handle
+    comes from Numba's compiled-kernel object (the same one the carveout attribute uses)."""
+    from numba.cuda import get_current_device
+    from ._recurrence_cuda_driver import set_max_dynamic_smem
+    set_max_dynamic_smem(_persistent_handle(dtype_name), nbytes, get_current_device().id)
 
-    persistent = kernels(numba_float(dtype_name))[0]
-    kernel = persistent.compile(kernel_signatures(dtype_name)["persistent"][1])
-    cufunc = kernel._codelibrary.get_cufunc()
-    attr = binding.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-    driver.cuKernelSetAttribute(attr, nbytes, cufunc.handle, cufunc.device.id)
+
+@functools.lru_cache(maxsize=None)
+def persistent_coresident(device_id: int, dtype_name: str, threads: int, smem_bytes: int,
+                          n_sm: int) -> int:
+    """Blocks of the persistent kernel that can be resident at once on device ``device_id`` (the
+    current one) with
+    ``threads`` threads and ``smem_bytes`` of dynamic shared memory (occupancy API)."""
+    from ._recurrence_cuda_driver import co_resident_blocks
+    return co_resident_blocks(_persistent_handle(dtype_name), threads, smem_bytes, n_sm)

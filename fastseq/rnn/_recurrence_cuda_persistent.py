@@ -4,7 +4,9 @@ Each thread block owns a slice of hidden units (all gates of those units), keeps
 ``W_hh`` (and of ``W_hr`` with a projection) in shared memory for all T steps, keeps its slice of
 the LSTM cell state in shared memory, and exchanges the hidden state through a double-buffered
 global array with a grid-wide barrier (atomic arrival counter) between steps. The grid never
-exceeds the number of SMs (``_cuda_plan.plan_persistent``), so every block is resident at once.
+exceeds the number of SMs nor the occupancy API's co-resident limit
+(``_cuda_plan.plan_persistent``), and it is launched cooperatively, so the driver refuses a grid
+that cannot be resident at once instead of the barrier waiting forever.
 Design: ``docs/rnn_cuda.md``; the launch: ``_recurrence_cuda.recurrence_cuda``.
 
 The kernel calls no device functions: Numba compiles a device function for the *current* device,
@@ -17,13 +19,15 @@ from __future__ import annotations
 import functools
 import math
 
-from numba import cuda, int32, int64
+from numba import cuda, int32, int64, uint32
 
 from .._defaults import GATES
 from ._cuda_plan import BT, GRU, LSTM
 
 # gate counts as plain ints: Numba freezes them into the kernel as compile-time constants
 LSTM_GATES, GRU_GATES, RNN_GATES = GATES["lstm"], GATES["gru"], GATES["rnn"]
+# back-off of the barrier's spin, in nanoseconds (a step is a few microseconds)
+SPIN_MIN_NS, SPIN_MAX_NS = 32, 256
 
 
 @functools.lru_cache(maxsize=None)
@@ -170,14 +174,19 @@ def persistent_kernel(dt):
                         sm[o_x + idx] = xproj[t, b, g * H + u]
             # grid-wide barrier: a monotonic arrival counter (no reset, so a fast block cannot
             # overtake a slow one); the fences publish this block's global writes before its
-            # arrival and order the reads after it (the pattern cooperative groups use)
+            # arrival and order the reads after it (the pattern cooperative groups use). The
+            # launch is cooperative, so every block is resident; the waiting thread backs off
+            # (nanosleep, doubling up to SPIN_MAX_NS) instead of hammering the counter's line.
             cuda.syncthreads()
             if tid == 0:
                 cuda.threadfence()
                 cuda.atomic.add(bar, 0, 1)
                 target = (it + 1) * nblk
+                ns = SPIN_MIN_NS
                 while cuda.atomic.add(bar, 0, 0) < target:
-                    pass
+                    cuda.nanosleep(uint32(ns))
+                    if ns < SPIN_MAX_NS:
+                        ns *= 2
                 cuda.threadfence()
             cuda.syncthreads()
 
