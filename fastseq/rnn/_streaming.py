@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import _backend
 from .._validation import check_int
-from ._inputs import check_float_input
+from ._inputs import check_float_input, check_input_dtype
 
 
 class RecurrentState:
@@ -56,6 +56,7 @@ def step(layer, x_t, state):
         raise ValueError(f"state: expected a state made by this {type(layer).__name__}'s "
                          "init_state, got one from another layer")
     x, origin = _backend.unwrap(x_t)
+    check_input_dtype(x, "x_t", layer.io_dtype)
     x = _backend.to_host(check_float_input(x, "x_t", layer.dtype, ndim=(1, 2)))
     batched = x.ndim == 2
     xb = x if batched else x[None]

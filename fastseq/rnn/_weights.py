@@ -45,8 +45,13 @@ def resolve_dtype(dtype) -> tuple:
 
 
 def check_dtype(dtype) -> np.dtype:
-    """The compute dtype of a layer built with ``dtype`` (see :func:`resolve_dtype`)."""
-    return resolve_dtype(dtype)[0]
+    """The dtype of a layer that computes and takes its inputs in one dtype, float32 (the
+    default) or float64 (the convolutions): half precision is refused, not widened."""
+    compute, name = resolve_dtype(dtype)
+    if name != compute.name:
+        raise TypeError(f"dtype: expected float32 or float64 (this layer has no half-precision "
+                        f"path), got {dtype!r}")
+    return compute
 
 
 def init_uniform(shapes: dict, hidden_size: int, dtype, random_state=None) -> dict:

@@ -113,6 +113,7 @@ def test_state_dict_round_trip_and_torch_init_bounds():
     (dict(padding_mode="reflect"), "padding_mode"),
     (dict(device="tpu"), "device"),
     (dict(dtype=np.int32), "dtype"),
+    (dict(dtype="float16"), "dtype: expected float32 or float64"),
 ])
 def test_bad_hyperparameters(kwargs, match):
     args = dict(in_channels=4, out_channels=8, kernel_size=3)
@@ -129,6 +130,8 @@ def test_bad_input():
         layer(np.zeros((2, 4, 8), np.float32))
     with pytest.raises(TypeError, match="expected dtype float32"):
         layer(np.zeros((2, 4, 20), np.float64))
+    with pytest.raises(TypeError, match="floating-point.*got int32"):
+        layer(np.zeros((2, 4, 20), np.int32))
     with pytest.raises(ValueError, match="2-D or 3-D"):
         layer(np.zeros((4,), np.float32))
     with pytest.raises(ValueError, match="non-empty"):

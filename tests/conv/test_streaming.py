@@ -83,5 +83,10 @@ def test_bad_states_and_steps():
     gru = fastseq.GRU(3, 4)
     with pytest.raises(ValueError, match="another layer"):
         gru.step(np.zeros((1, 3), np.float32), fastseq.GRU(3, 4).init_state(1))
+    for layer in (gru, fastseq.Conv1d(3, 4, 3, causal=True)):  # refused, never converted
+        with pytest.raises(TypeError, match="expected dtype float32.*got float64"):
+            layer.step(np.zeros((1, 3)), layer.init_state(1))
+        with pytest.raises(TypeError, match="floating-point.*got int64"):
+            layer.step(np.zeros((1, 3), np.int64), layer.init_state(1))
     with pytest.raises(ValueError, match="causal"):
         fastseq.Conv1d(3, 4, 3).step(np.zeros((1, 3), np.float32), None)
