@@ -22,8 +22,9 @@ from numba.extending import overload
 from .._defaults import FASTMATH
 
 TANH_CLAMP = 7.90531110763549805
-# Max |approximation - tanh| in float32 over the whole line (tested).
-TANH_MAX_ABS_ERROR = 3.5e-7
+# Max |approximation - tanh| in float32 over the whole line: 4.10e-7 (at x = 5.828) in a sweep of
+# every float32 in [-20, 20] (beyond, both are 1 to float32); sigmoid's is 2.3e-7. Tested.
+TANH_MAX_ABS_ERROR = 4.2e-7
 _A1, _A3, _A5, _A7 = 4.89352455891786e-03, 6.37261928875436e-04, 1.48572235717979e-05, 5.12229709037114e-08
 _A9, _A11, _A13 = -8.60467152213735e-11, 2.00018790482477e-13, -2.76076847742355e-16
 _B0, _B2, _B4, _B6 = 4.89352518554385e-03, 2.26843463243900e-03, 1.18534705686654e-04, 1.19825839466702e-06
