@@ -14,6 +14,7 @@ import numpy as np
 from .. import _backend, _threads
 from .._defaults import CPU_TILE_BYTES
 from ..rnn._inputs import check_float_input, check_input_dtype
+from ..rnn._weights import FULL_DTYPES
 from . import _conv_cpu
 from ._params import ConvGeometry
 
@@ -65,7 +66,7 @@ def prepare_input(module, x, in_channels: int, name: str = "x"):
         raise RuntimeError(f"{type(module).__name__} runs on the CPU only so far; got a CUDA "
                            f"input or device={module.device!r}: pass a NumPy array or CPU tensor "
                            "and device='cpu'")
-    check_input_dtype(x, name, str(module.dtype))
+    check_input_dtype(x, name, str(module.dtype), FULL_DTYPES)
     x = check_float_input(x, name, module.dtype, ndim=(2, 3))
     if x.shape[-2] != in_channels:
         raise ValueError(f"{name}: expected {in_channels} channels (in_channels) in axis "
@@ -191,7 +192,7 @@ def step(module, plan: StreamPlan, state: StreamState, x_t, in_channels: int):
     """One streaming step: x_t (B, C_in) or (C_in,) -> (y_t (B, C_out) or (C_out,), state)."""
     x, origin = _backend.unwrap(x_t)
     if not isinstance(x, np.ndarray) or x.dtype != module.dtype:
-        check_input_dtype(x, "x_t", str(module.dtype))
+        check_input_dtype(x, "x_t", str(module.dtype), FULL_DTYPES)
         x = check_float_input(x, "x_t", module.dtype, ndim=(1, 2))
     if x.ndim not in (1, 2):
         raise ValueError(f"x_t: expected a 1-D (C,) or 2-D (B, C) array, got shape {x.shape}")

@@ -36,15 +36,18 @@ def given_dtype(a) -> str | None:
     return _weights.dtype_name(dtype)
 
 
-def check_input_dtype(a, name: str, io_dtype: str):
+def check_input_dtype(a, name: str, io_dtype: str, layer_dtypes=_weights.IO_DTYPES):
     """Raise unless ``a`` (as given) holds floats of the layer's ``io_dtype``: integers, bools and
-    complex numbers are refused as torch refuses them, never converted."""
+    complex numbers are refused as torch refuses them, never converted. ``layer_dtypes``: the
+    dtypes such a layer can be built with (the message suggests one only when it is there)."""
     got = given_dtype(a)
     if got is None or got == io_dtype or got in ("object",) or got.startswith(("str", "bytes")):
         return
     if got in _weights.IO_DTYPES:
+        rebuild = (f" or build the layer with dtype={got}" if got in layer_dtypes else
+                   f" (this layer is built in {' or '.join(layer_dtypes)} only)")
         raise TypeError(f"{name}: expected dtype {io_dtype} (the layer's dtype), got {got}; convert "
-                        f"the input ({_HINT[io_dtype]}) or build the layer with dtype={got}")
+                        f"the input ({_HINT[io_dtype]}){rebuild}")
     raise TypeError(f"{name}: expected floating-point values of dtype {io_dtype} (the layer's "
                     f"dtype), got {got}; integer, bool and complex inputs are not converted (torch "
                     f"refuses them too): convert with {_HINT[io_dtype]}")

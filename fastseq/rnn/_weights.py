@@ -15,6 +15,7 @@ from .._validation import check_random_state
 
 # the dtypes a layer takes, by name; half-precision layers hold float32 weights and compute in it
 IO_DTYPES = ("float32", "float64", "float16", "bfloat16")
+FULL_DTYPES = ("float32", "float64")   # layers without a half-precision path (the convolutions)
 _DTYPE_ALIASES = {"float": "float32", "single": "float32", "double": "float64", "half": "float16"}
 
 
@@ -48,9 +49,9 @@ def check_dtype(dtype) -> np.dtype:
     """The dtype of a layer that computes and takes its inputs in one dtype, float32 (the
     default) or float64 (the convolutions): half precision is refused, not widened."""
     compute, name = resolve_dtype(dtype)
-    if name != compute.name:
-        raise TypeError(f"dtype: expected float32 or float64 (this layer has no half-precision "
-                        f"path), got {dtype!r}")
+    if name not in FULL_DTYPES:
+        raise TypeError(f"dtype: expected {' or '.join(FULL_DTYPES)} (this layer has no "
+                        f"half-precision path), got {dtype!r}")
     return compute
 
 

@@ -130,6 +130,8 @@ def test_bad_input():
         layer(np.zeros((2, 4, 8), np.float32))
     with pytest.raises(TypeError, match="expected dtype float32"):
         layer(np.zeros((2, 4, 20), np.float64))
+    with pytest.raises(TypeError, match="got float16.*built in float32 or float64 only"):
+        layer(np.zeros((2, 4, 20), np.float16))
     with pytest.raises(TypeError, match="floating-point.*got int32"):
         layer(np.zeros((2, 4, 20), np.int32))
     with pytest.raises(ValueError, match="2-D or 3-D"):
