@@ -33,3 +33,27 @@ def sync(device):
     if device == "cuda":
         import cupy
         cupy.cuda.get_current_stream().synchronize()
+
+
+def peak_cupy_bytes(fn):
+    """Bytes of CuPy's default memory pool in use at the worst moment of ``fn()``, beyond what
+    was in use before: what a call needs at its peak (pool growth would count cached blocks and
+    miss reuse). Allocations are observed through a counting allocator around the pool."""
+    import cupy
+    pool = cupy.get_default_memory_pool()
+    cupy.cuda.get_current_stream().synchronize()
+    base = pool.used_bytes()
+    peak = [base]
+
+    def counting_malloc(size):
+        mem = pool.malloc(size)
+        peak[0] = max(peak[0], pool.used_bytes())
+        return mem
+
+    cupy.cuda.set_allocator(counting_malloc)
+    try:
+        fn()
+        cupy.cuda.get_current_stream().synchronize()
+    finally:
+        cupy.cuda.set_allocator(pool.malloc)
+    return peak[0] - base

@@ -11,7 +11,10 @@ kernel directly: one cuBLAS GEMM for x @ W_ih.T + b_ih, then ``recurrence_cuda``
 
 Shapes: H=128 with B in {1, 8, 32} (goal: at least 2x faster than cuDNN) and H=512 with B=64
 (goal: no slower), plus variable lengths at H=128, B=32 (goal: no more than the longest sequence
-costs). Without a usable GPU it exits at once with status 2 and the reason.
+costs). Each row names the path that ran (the layer's ``last_path``, or the kernel's ``record``;
+the planner's prediction is kept in the JSON as ``predicted_path``) and the peak device memory of
+one call on each side (CuPy's pool through a counting allocator; torch's
+``max_memory_allocated``). Without a usable GPU it exits at once with status 2 and the reason.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import json
 import os
 import statistics
 import sys
+
+from asv_bench._common import peak_cupy_bytes
 
 SHAPES = [(1, 128), (8, 128), (32, 128), (64, 512)]  # (B, H)
 T, I = 100, 64
@@ -59,7 +64,7 @@ def fastseq_layer(torch, kind, m, x):
         got = got[0] if isinstance(got, tuple) else got
         if not (isinstance(got, torch.Tensor) and got.is_cuda):
             return None, f"the layer returned {type(got).__name__}, not a CUDA tensor"
-        return (lambda xx: layer(xx)), "layer"
+        return layer, "layer"
     except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"
 
@@ -77,7 +82,7 @@ def fastseq_kernel(kind, m):
     w_hh = cupy.from_dlpack(m.weight_hh_l0.detach().contiguous())
     b_hh = cupy.from_dlpack(m.bias_hh_l0.detach().contiguous())
 
-    def run(x, lengths=None):
+    def run(x, lengths=None, record=None):
         xc = cupy.from_dlpack(x.detach())                     # (B, T, I)
         B, Tn, _ = xc.shape
         xt = cupy.ascontiguousarray(xc.transpose(1, 0, 2)).reshape(Tn * B, -1)
@@ -89,7 +94,7 @@ def fastseq_kernel(kind, m):
         h0 = cupy.zeros((B, H), dtype=xproj.dtype)
         c0 = cupy.zeros((B, H), dtype=xproj.dtype) if kind == "lstm" else None
         out, h_n, c_n = recurrence_cuda(kind, xproj, w_hh, b_hh, h0, c0, lengths, False, "tanh",
-                                        None)
+                                        None, record=record)
         return out.transpose(1, 0, 2)                          # batch_first view
     return run
 
@@ -142,10 +147,10 @@ def main(argv=None):
             fs = layer if route == "layer" else kern
             if layer is None and (B, H) == SHAPES[0] and not varlen:
                 print(f"  ({kind}: fastseq layer not usable here, timing the kernel: {why})")
-            path, plan = choose_path(kind, B, H, H, H, False, 4, n_sm,
-                                     smem_budget=optin_smem_budget(cupy.cuda.Device().id,
-                                                                   "float32",
-                                                                   allow_persistent_smem))
+            predicted, _ = choose_path(kind, B, H, H, H, False, 4, n_sm,
+                                       smem_budget=optin_smem_budget(cupy.cuda.Device().id,
+                                                                     "float32",
+                                                                     allow_persistent_smem))
             ref = m(x)[0]
             if varlen:
                 from torch.nn.utils.rnn import pack_padded_sequence
@@ -177,6 +182,20 @@ def main(argv=None):
 
                 def f_th():
                     return m(x)
+            record = []         # what ran, from the call itself (not the planner's prediction)
+            if route == "layer":
+                f_fs()
+                path, plan = fs.last_path, None
+            else:
+                kern(x, Lc if varlen else None, record=record)
+                path, plan = record[-1]["path"], record[-1]["plan"]
+            peak_mib = peak_cupy_bytes(f_fs) / 2**20
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            base = torch.cuda.memory_allocated()
+            f_th()
+            torch.cuda.synchronize()
+            torch_peak_mib = (torch.cuda.max_memory_allocated() - base) / 2**20
             err = None
             if not varlen:
                 got = f_fs()
@@ -186,8 +205,9 @@ def main(argv=None):
             fns = [f_fs, f_th] + ([f_fs_full] if varlen else [])
             ms = measure_pair(torch, fns, args.runs, args.warmup)
         row = dict(kind=kind, B=B, T=T, I=I, H=H, varlen=varlen, route=route, path=path,
-                   plan=plan, fastseq_ms=ms[0], torch_ms=ms[1], speedup=ms[1] / ms[0],
-                   max_abs_err=err)
+                   predicted_path=predicted, plan=plan, fastseq_ms=ms[0], torch_ms=ms[1],
+                   speedup=ms[1] / ms[0], max_abs_err=err, fastseq_peak_mib=peak_mib,
+                   torch_peak_mib=torch_peak_mib)
         if varlen:
             row["fastseq_full_length_ms"] = ms[2]
         rows.append(row)
@@ -195,7 +215,8 @@ def main(argv=None):
         extra = (f"  full-length fastseq {ms[2]:.3f} ms" if varlen
                  else f"  max|err| {err:.1e}")
         print(f"{tag}  {route}/{path:<10}  fastseq {ms[0]:8.3f} ms  cuDNN {ms[1]:8.3f} ms  "
-              f"x{ms[1] / ms[0]:5.2f}{extra}", flush=True)
+              f"x{ms[1] / ms[0]:5.2f}{extra}  peak MiB {peak_mib:.1f} / {torch_peak_mib:.1f}",
+              flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(dict(device=status.name, rows=rows), fh, indent=1, default=str)
